@@ -1,0 +1,82 @@
+/* Configuration read once per process: environment set by the launcher plus the hardware file. */
+#define _GNU_SOURCE
+#include "revati.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rv_config g_cfg;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void parse_hw_file(const char *path, rv_config *c) {
+    FILE *f = fopen(path, "r");
+    if (!f) rv_fatal("cannot read the hardware description %s (REVATI_HARDWARE)", path);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        char *val = strchr(line, ' ');
+        if (!val) continue;
+        *val++ = 0;
+        if (!strcmp(line, "name")) snprintf(c->hw.name, sizeof c->hw.name, "%s", val);
+        else if (!strcmp(line, "key")) snprintf(c->hw.key, sizeof c->hw.key, "%s", val);
+        else if (!strcmp(line, "uuid")) snprintf(c->hw.uuid, sizeof c->hw.uuid, "%s", val);
+        else if (!strcmp(line, "gpus")) c->gpus = atoi(val);
+        else if (!strcmp(line, "total_memory")) c->hw.total_memory = strtoull(val, 0, 10);
+        else if (!strcmp(line, "reserved_memory")) c->hw.reserved_memory = strtoull(val, 0, 10);
+        else if (!strcmp(line, "launch_latency_ns")) c->hw.launch_latency_ns = strtoll(val, 0, 10);
+        else if (!strcmp(line, "sync_latency_ns")) c->hw.sync_latency_ns = strtoll(val, 0, 10);
+        else if (!strcmp(line, "attr")) {
+            char *end;
+            long a = strtol(val, &end, 10);
+            if (a >= 0 && a < RV_MAX_ATTR) {
+                c->hw.attr[a] = (int)strtol(end, 0, 10);
+                c->hw.attr_known[a] = true;
+            }
+        }
+    }
+    fclose(f);
+    if (!c->hw.total_memory || !c->hw.name[0])
+        rv_fatal("hardware description %s lacks name/total_memory", path);
+}
+
+static void load(void) {
+    rv_config *c = &g_cfg;
+    const char *hw = getenv("REVATI_HARDWARE");
+    if (!hw || !*hw)
+        rv_fatal("REVATI_HARDWARE is not set: run programs on virtual GPUs with `revati-search run -- CMD`");
+    parse_hw_file(hw, c);
+    const char *g = getenv("REVATI_GPUS");
+    if (g && *g) c->gpus = atoi(g);
+    if (c->gpus < 1 || c->gpus > RV_MAX_DEVICES) rv_fatal("REVATI_GPUS must be 1..%d (got %d)", RV_MAX_DEVICES, c->gpus);
+    const char *m = getenv("REVATI_REAL_ALLOC_MAX");
+    c->real_alloc_max = (m && *m) ? strtoull(m, 0, 10) : (20ull << 20);
+    const char *s = getenv("REVATI_STRICT");
+    c->strict = s && *s && strcmp(s, "0");
+    const char *t = getenv("REVATI_TRACE_DIR");
+    if (t) snprintf(c->trace_dir, sizeof c->trace_dir, "%s", t);
+    const char *p = getenv("REVATI_PREDICTOR");
+    if (p) snprintf(c->predictor, sizeof c->predictor, "%s", p);
+}
+
+const rv_config *rv_cfg(void) {
+    pthread_once(&g_once, load);
+    return &g_cfg;
+}
+
+int rv_device_count(void) { return rv_cfg()->gpus; }
+
+bool rv_device_valid(int dev) { return dev >= 0 && dev < rv_cfg()->gpus; }
+
+static __thread int t_device;
+int rv_current_device(void) { return t_device; }
+void rv_set_current_device(int dev) { t_device = dev; }
+
+int rv_hw_attr(int attr, int *value) {
+    const rv_config *c = rv_cfg();
+    if (attr < 0 || attr >= RV_MAX_ATTR || !c->hw.attr_known[attr]) return -1;
+    *value = c->hw.attr[attr];
+    return 0;
+}

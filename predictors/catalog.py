@@ -1,0 +1,94 @@
+"""Hardware catalog: what each target GPU reports and how fast it is.
+
+Entries live in ``predictors/hardware/<key>.json`` and are written by ``build_catalog.py`` from
+probes of real GPUs (or derived from one, as the A100 is); this module only reads them.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HARDWARE_DIR = Path(__file__).parent / "hardware"
+
+
+class ComputeCapability(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    major: int
+    minor: int
+
+
+class Hardware(BaseModel):
+    """One GPU model: identity, memory, peak rates, host-side costs and the raw attribute table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    aliases: list[str] = []
+    name: str  # exactly as cuDeviceGetName / nvmlDeviceGetName report it
+    compute_capability: ComputeCapability
+    sm_count: int = Field(gt=0)
+    total_memory_bytes: int = Field(gt=0)
+    # total - free right after context creation: what a fresh process can never allocate
+    context_reserved_bytes: int = Field(ge=0)
+    memory_bandwidth_bytes_per_s: float = Field(gt=0)
+    # dense (no sparsity) peak per math type: bf16, fp16, fp8, tf32, int8 and fp64 on tensor cores,
+    # fp32 on the CUDA cores; a type the GPU lacks is absent
+    peak_flops: dict[str, float]
+    l2_cache_bytes: int = Field(gt=0)
+    nvlink_bandwidth_bytes_per_s: float = Field(gt=0)  # per direction, per GPU
+    pcie_bandwidth_bytes_per_s: float = Field(gt=0)  # effective, pinned host memory, per direction
+    launch_latency_ns: int = Field(ge=0)
+    sync_latency_ns: int = Field(ge=0)
+    uuid: str = Field(pattern=r"^[0-9a-f]{32}$")
+    power_limit_w: float = Field(gt=0)
+    max_sm_clock_mhz: int = Field(gt=0)
+    max_memory_clock_mhz: int = Field(gt=0)
+    # CUdevice_attribute number -> value (cudaDeviceAttr uses the same numbers)
+    attributes: dict[int, int]
+    source: str
+
+    def native_config(self, gpus: int) -> str:
+        """The text file the C interposer reads: one ``item value`` per line; ``name`` takes the rest."""
+        if gpus < 1:
+            raise ValueError(f"gpus must be >= 1, got {gpus}")
+        lines = [
+            f"# revati-search hardware {self.key}: {self.source}",
+            f"name {self.name}",
+            f"key {self.key}",
+            f"gpus {gpus}",
+            f"total_memory {self.total_memory_bytes}",
+            f"reserved_memory {self.context_reserved_bytes}",
+            f"uuid {self.uuid}",
+            f"launch_latency_ns {self.launch_latency_ns}",
+            f"sync_latency_ns {self.sync_latency_ns}",
+        ]
+        lines += [f"attr {number} {self.attributes[number]}" for number in sorted(self.attributes)]
+        return "\n".join(lines) + "\n"
+
+
+def keys() -> list[str]:
+    return sorted(path.stem for path in HARDWARE_DIR.glob("*.json"))
+
+
+@functools.cache
+def load(key: str) -> Hardware:
+    """The catalog entry for ``key`` or one of its aliases (case-insensitive)."""
+    wanted = key.strip().lower()
+    for candidate in keys():
+        hardware = _read(candidate)
+        if wanted == hardware.key or wanted in hardware.aliases:
+            return hardware
+    raise KeyError(f"unknown hardware {key!r}; known: {', '.join(_names())}")
+
+
+@functools.cache
+def _read(key: str) -> Hardware:
+    return Hardware.model_validate(json.loads((HARDWARE_DIR / f"{key}.json").read_text()))
+
+
+def _names() -> list[str]:
+    return [name for key in keys() for name in [key, *_read(key).aliases]]
