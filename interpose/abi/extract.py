@@ -16,22 +16,41 @@ import subprocess
 import sys
 from pathlib import Path
 
+_RUNTIME_PREFIXES = ("std::", "__gnu_cxx::", "__cxxabiv1::", "operator new", "operator delete")
+_RUNTIME_WRAPPERS = re.compile(r"^(transaction clone for |typeinfo for |typeinfo name for |vtable for |VTT for |guard variable for )")
+
+
+def _is_cxx_runtime(names: list[str]) -> set[str]:
+    """Mangled names that belong to the C++ standard library a CUDA library linked statically."""
+    if not names:
+        return set()
+    out = subprocess.run(["c++filt"], input="\n".join(names), capture_output=True, text=True, check=True).stdout
+    return {m for m, d in zip(names, out.splitlines()) if _RUNTIME_WRAPPERS.sub("", d).startswith(_RUNTIME_PREFIXES)}
+
+
 _ROW = re.compile(r"^\s*\d+:\s+[0-9a-f]+\s+(\d+)\s+(FUNC|OBJECT)\s+(GLOBAL|WEAK)\s+DEFAULT\s+\d+\s+(\S+)")
 
 
 def parse_readelf(text: str) -> list[tuple[str, str, int, str]]:
-    """Rows (name, kind, size, version node or '') of every defined global function/object."""
+    """Rows (name, kind, size, version node or '') of every defined global function/object.
+
+    C++ standard-library symbols (weak template instances, statically linked libstdc++) are left
+    out: a preloaded fake exporting them would replace the process's own libstdc++."""
     rows = {}
     for line in text.splitlines():
         m = _ROW.match(line)
         if not m:
             continue
-        size, kind, _, sym = m.groups()
+        size, kind, binding, sym = m.groups()
         name, _, version = sym.partition("@")
+        if binding == "WEAK" and name.startswith("_Z"):
+            continue
         version = version.lstrip("@")
         if name.startswith("_") and name in ("_init", "_fini"):
             continue
         rows[name] = (name, kind, int(size), version)
+    for name in _is_cxx_runtime([n for n in rows if n.startswith("_Z")]):
+        del rows[name]
     return sorted(rows.values())
 
 

@@ -56,6 +56,10 @@ DATASHEET: dict[str, dict[str, Any]] = {
 # idle sync 4.40 us) because part of that is Python dispatch that the emulation already runs for
 # real; the H200 keeps its probe values as measured.
 HOST_COSTS_NS = {"h100": (5000, 4000), "h200": (4794, 3359), "a100": (5000, 4000)}
+HOST_COSTS_NOTE = {
+    "h100": "host costs rounded below the probe's torch launch 6.94 us and idle sync 4.40 us",
+    "h200": "host costs as probed (torch launch 4.79 us, idle sync 3.36 us)",
+}
 
 PROBES = {"h100": "h100-probe.json", "h200": "h200-probe.json"}
 PROBE_DATE = "2026-11-21"
@@ -117,7 +121,7 @@ def from_probe(key: str, probe: dict[str, Any]) -> Hardware:
         source=(
             f"measured on real {probe['cu_name']} (driver {probe['nvml_driver']}, "
             f"torch {probe['torch_version']}) {PROBE_DATE} with tools/probe_device.py; "
-            "peak rates and link bandwidths from the NVIDIA datasheet"
+            f"peak rates and link bandwidths from the NVIDIA datasheet; {HOST_COSTS_NOTE[key]}"
         ),
         **DATASHEET[key],
     )

@@ -1,0 +1,114 @@
+"""Runs commands on virtual GPUs: the environment that puts the fake CUDA libraries under an
+unmodified program, plus the predictor service its kernels are timed by.
+
+    with VirtualGPUs(VirtualGPUConfig(gpu="h100", gpus=2)) as v:
+        subprocess.run(cmd, env=v.env())
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from predictors import PredictorServer, create, load
+from predictors.catalog import Hardware
+
+from . import build as native_build
+
+LIB_DIR = native_build.DEFAULT_OUT
+
+
+@dataclass(frozen=True)
+class VirtualGPUConfig:
+    gpu: str = "h100"                  # hardware catalog key (predictors/hardware)
+    gpus: int = 1
+    predictor: str = "roofline"        # predictors.create spec, e.g. "fixed:1ms"
+    trace_dir: Path | None = None      # per-process Chrome traces and API call counts
+    strict: bool = False               # every call without emulated behaviour is fatal
+    real_alloc_max: int | None = None  # device allocations up to this many bytes are real memory
+    lib_dir: Path = field(default=LIB_DIR)
+
+
+def ensure_built(lib_dir: Path = LIB_DIR) -> Path:
+    """The fake libraries, built now if the install did not (or sources changed since)."""
+    stamp = lib_dir / "BUILD_INFO"
+    sources = [f for d in (native_build.NATIVE, native_build.ABI) for f in d.rglob("*") if f.is_file()]
+    if not stamp.exists() or max(p.stat().st_mtime for p in sources) > stamp.stat().st_mtime:
+        if lib_dir.exists():
+            shutil.rmtree(lib_dir)
+        native_build.build(lib_dir)
+    return lib_dir
+
+
+def fake_libraries(lib_dir: Path) -> list[Path]:
+    return [lib_dir / lib.soname(_cuda_major(lib_dir)) for lib in native_build.LIBRARIES]
+
+
+def _cuda_major(lib_dir: Path) -> int:
+    first = (lib_dir / "BUILD_INFO").read_text().split("\n", 1)[0]
+    return int(first.split()[1])
+
+
+class VirtualGPUs:
+    """Owns one virtual-GPU session: hardware file, predictor service, environment."""
+
+    def __init__(self, config: VirtualGPUConfig):
+        if config.gpus < 1:
+            raise ValueError(f"--gpus must be at least 1 (got {config.gpus})")
+        self.config = config
+        self.hardware: Hardware = load(config.gpu)
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._server: PredictorServer | None = None
+
+    def __enter__(self) -> VirtualGPUs:
+        self.lib_dir = ensure_built(self.config.lib_dir)
+        self._dir = tempfile.TemporaryDirectory(prefix="revati-")
+        run_dir = Path(self._dir.name)
+        self.hardware_file = run_dir / "hardware.txt"
+        self.hardware_file.write_text(self.hardware.native_config(self.config.gpus))
+        self.socket = run_dir / "predictor.sock"
+        self._server = PredictorServer(create(self.config.predictor, self.hardware), str(self.socket))
+        self._server.start()
+        if self.config.trace_dir:
+            Path(self.config.trace_dir).mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server:
+            self._server.close()
+        if self._dir:
+            self._dir.cleanup()
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ if base is None else base)
+        libs = ":".join(str(p) for p in fake_libraries(self.lib_dir))
+        # LD_PRELOAD beats the DT_RPATH of torch's libraries (full installs); LD_LIBRARY_PATH serves
+        # `pip install --no-deps torch` installs, where nothing else provides the CUDA SONAMEs.
+        env["LD_PRELOAD"] = ":".join(x for x in (libs, env.get("LD_PRELOAD", "")) if x)
+        env["LD_LIBRARY_PATH"] = ":".join(x for x in (str(self.lib_dir), env.get("LD_LIBRARY_PATH", "")) if x)
+        env["TRITON_LIBCUDA_PATH"] = str(self.lib_dir)
+        env["REVATI_HARDWARE"] = str(self.hardware_file)
+        env["REVATI_GPUS"] = str(self.config.gpus)
+        env["REVATI_PREDICTOR"] = str(self.socket)
+        env["REVATI_STRICT"] = "1" if self.config.strict else "0"
+        if self.config.trace_dir:
+            env["REVATI_TRACE_DIR"] = str(Path(self.config.trace_dir).resolve())
+        else:
+            env.pop("REVATI_TRACE_DIR", None)
+        if self.config.real_alloc_max is not None:
+            env["REVATI_REAL_ALLOC_MAX"] = str(self.config.real_alloc_max)
+        return env
+
+    def run(self, cmd: list[str], **kwargs: object) -> int:
+        """Runs cmd to completion on the virtual GPUs; Ctrl-C and SIGTERM reach the child."""
+        proc = subprocess.Popen(cmd, env=self.env(), **kwargs)  # type: ignore[call-overload]
+        forward = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return proc.wait()
+        finally:
+            for s, h in forward.items():
+                signal.signal(s, h)

@@ -1,0 +1,1 @@
+"""revati-search: GPU-free configuration search for LLM serving."""

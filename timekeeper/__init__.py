@@ -1,0 +1,1 @@
+"""The virtual-clock service of an emulation run (see DESIGN.md, "Virtual time")."""
