@@ -52,6 +52,14 @@ CUresult cuGetErrorString(CUresult r, const char **s) {
     return CUDA_SUCCESS;
 }
 
+/* Driver log callbacks: the fake driver logs nothing, so a registration only needs a handle. */
+CUresult cuLogsRegisterCallback(CUlogsCallback cb, void *data, CUlogsCallbackHandle *h) {
+    API; (void)cb; (void)data;
+    if (h) *h = (CUlogsCallbackHandle)0x1;
+    return CUDA_SUCCESS;
+}
+CUresult cuLogsUnregisterCallback(CUlogsCallbackHandle h) { API; (void)h; return CUDA_SUCCESS; }
+
 /* ---------------- devices ---------------- */
 CUresult cuDeviceGetCount(int *n) { API; *n = rv_device_count(); return CUDA_SUCCESS; }
 CUresult cuDeviceGet(CUdevice *d, int ordinal) {
