@@ -52,6 +52,7 @@ long rv_stub_hit(rv_api_counter *c, long not_supported) {
 
 /* JSON: {"pid":..,"calls":[{"lib":..,"name":..,"calls":..,"stub":..},...]} */
 void rv_counters_dump(const char *dir) {
+    if (!__atomic_load_n(&g_counters, __ATOMIC_ACQUIRE)) return;   /* never called CUDA */
     char path[1200];
     snprintf(path, sizeof path, "%s/api-%d.json", dir, (int)getpid());
     FILE *f = fopen(path, "w");

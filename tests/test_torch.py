@@ -1,0 +1,144 @@
+"""An unmodified CUDA build of torch on virtual GPUs (no GPU on this machine)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import ROOT, load_trace, revati_run
+from predictors import load
+
+
+def run_py(code: str, *args: str, timeout: float = 600) -> dict:
+    """Runs code under the launcher; its last stdout line is JSON."""
+    r = revati_run(list(args), [sys.executable, "-c", code], timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+PROPS = """
+import ctypes, json, torch
+p = torch.cuda.get_device_properties(0)
+rt = ctypes.CDLL("libcudart.so.13")
+buf = ctypes.create_string_buffer(2048)
+assert rt.cudaGetDeviceProperties(buf, 0) == 0
+print(json.dumps({"name": p.name, "major": p.major, "minor": p.minor, "sms": p.multi_processor_count,
+                  "total": p.total_memory, "l2": p.L2_cache_size, "count": torch.cuda.device_count(),
+                  "raw": buf.raw.hex(), "uuid1": str(torch.cuda.get_device_properties(1).uuid)}))
+"""
+
+
+def test_device_properties_are_the_real_devices(tmp_path):
+    for key in ("h100", "h200"):
+        hw = load(key)
+        got = run_py(PROPS, "--gpu", key, "--gpus", "2")
+        assert got["count"] == 2
+        assert (got["name"], got["major"], got["minor"]) == (hw.name, hw.compute_capability.major, hw.compute_capability.minor)
+        assert (got["sms"], got["total"], got["l2"]) == (hw.sm_count, hw.total_memory_bytes, hw.l2_cache_bytes)
+        # cudaGetDeviceProperties is byte-for-byte what the real card reported (tools/probe_device.py)
+        probe = json.loads((ROOT / f"predictors/hardware/measured/{key}-probe.json").read_text())
+        size = 1008   # sizeof(struct cudaDeviceProp), CUDA 13
+        assert got["raw"][: 2 * size] == probe["prop_hex"][: 2 * size]
+        assert got["uuid1"] != hw.uuid   # each virtual device has its own identity
+
+
+MEMORY = """
+import json, torch
+free0, total = torch.cuda.mem_get_info()
+x = torch.empty(10 * 2**30, dtype=torch.uint8, device="cuda")
+free1, _ = torch.cuda.mem_get_info()
+try:
+    torch.empty(free1 + 2**30, dtype=torch.uint8, device="cuda")
+    oom = None
+except torch.OutOfMemoryError as e:
+    oom = str(e).splitlines()[0]
+y = torch.empty(free1 - 2**30, dtype=torch.uint8, device="cuda")   # what fits does fit
+v = torch.tensor([42.5, 1.0], device="cuda")
+import resource
+print(json.dumps({"free0": free0, "free1": free1, "total": total, "oom": oom, "item": v[0].item(),
+                  "sum_of_host_data": (v * 1).cpu().tolist(),
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+"""
+
+
+def test_memory_info_out_of_memory_and_item():
+    hw = load("h100")
+    got = run_py(MEMORY)
+    assert got["total"] == hw.total_memory_bytes
+    assert got["free0"] <= hw.total_memory_bytes - hw.context_reserved_bytes
+    assert got["free0"] - got["free1"] == 10 * 2**30
+    assert got["oom"] and "CUDA out of memory" in got["oom"]
+    assert got["item"] == 42.5                 # small buffers are real: host data round-trips
+    assert got["rss_mb"] < 2048                # ~80 GB of virtual device memory costs no host memory
+
+
+GRAPH = """
+import json, torch
+x = torch.zeros(1024, device="cuda")
+s = torch.cuda.Stream()
+g = torch.cuda.CUDAGraph()
+s.wait_stream(torch.cuda.current_stream())
+with torch.cuda.stream(s):
+    x.add_(1)                       # warm up outside the capture
+    with torch.cuda.graph(g, stream=s):
+        for _ in range(5):
+            x.add_(1)
+torch.cuda.synchronize()
+a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+x.add_(1)                           # the stream is busy: the start event lands after it
+a.record()
+g.replay()
+g.replay()
+b.record()
+torch.cuda.synchronize()
+print(json.dumps({"replay_ms": a.elapsed_time(b)}))
+"""
+
+
+def test_cuda_graph_replay_costs_the_captured_work(tmp_path):
+    got = run_py(GRAPH, "--predictor", "fixed:1ms", "--trace", str(tmp_path))
+    assert got["replay_ms"] == 10.0            # 2 replays x 5 captured kernels x 1 ms
+    names = [e["name"] for f in tmp_path.glob("trace-*.json") for e in load_trace(f) if e.get("ph") == "X"]
+    assert sum("elementwise" in n for n in names) >= 10 + 2   # replayed nodes + the 2 eager adds
+
+
+COMPILE = """
+import json, torch
+@torch.compile
+def f(x, y):
+    return torch.sin(x) * y + 1.0
+x = torch.randn(4096, device="cuda"); y = torch.randn(4096, device="cuda")
+for _ in range(3):
+    f(x, y)
+torch.cuda.synchronize()
+print(json.dumps({"ok": True}))
+"""
+
+
+def test_torch_compile_launches_triton_kernels(tmp_path):
+    got = run_py(COMPILE, "--trace", str(tmp_path), timeout=900)
+    assert got["ok"]
+    names = [e["name"] for f in tmp_path.glob("trace-*.json") for e in load_trace(f) if e.get("ph") == "X"]
+    assert any(n.startswith("triton_") for n in names), sorted(set(names))[:20]
+    calls = {c["name"]: c for f in tmp_path.glob("api-*.json") for c in json.loads(f.read_text())["calls"]}
+    assert calls["cuLaunchKernel"]["calls"] >= 3 or calls.get("cuLaunchKernelEx", {}).get("calls", 0) >= 3
+
+
+def test_transformers_generate_batch_on_virtual_h100(tmp_path):
+    """A Llama-shaped model (random weights, bf16, paged|sdpa) serves 8 requests; the engine sizes its
+    KV cache from mem_get_info, so a bigger virtual GPU gets a bigger cache."""
+    script = str(ROOT / "examples" / "generate_batch.py")
+    results = {}
+    for key in ("h100", "h200"):
+        r = revati_run(["--gpu", key, "--trace", str(tmp_path / key)],
+                       [sys.executable, script, "--requests", "8", "--new-tokens", "16"], timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        results[key] = json.loads(r.stdout.strip().splitlines()[-1])
+    h100, h200 = results["h100"], results["h200"]
+    assert h100["completed"] == 8 and h100["generated_tokens"] == 8 * 16
+    assert h100["max_rss_mb"] < 2048
+    assert 0.5 * load("h100").total_memory_bytes < h100["max_memory_allocated"] < load("h100").total_memory_bytes
+    assert h200["max_memory_allocated"] > 1.5 * h100["max_memory_allocated"]
+    events = [e for f in (tmp_path / "h100").glob("trace-*.json") for e in load_trace(f) if e.get("ph") == "X"]
+    assert any(e["name"] == "cudnn attention" for e in events)
+    assert any(e["name"].endswith("gemm") for e in events)
