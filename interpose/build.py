@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,10 +138,22 @@ def version_script(symbols: list[Symbol]) -> str:
 
 
 def build(out: Path = DEFAULT_OUT, cuda_major: int = 13, cc: str = "gcc", jobs: int = 4) -> Path:
+    """Builds into a private folder, then moves each file into `out` with an atomic rename, so
+    concurrent builds and programs starting meanwhile never see a half-written library."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=out.parent) as tmp:
+        stage = Path(tmp) / "lib"
+        stage.mkdir()
+        _build(stage, Path(tmp) / "obj", cuda_major, cc, jobs)
+        out.mkdir(exist_ok=True)
+        for f in sorted(stage.iterdir(), key=lambda p: p.name == "BUILD_INFO"):   # the stamp last
+            os.replace(f, out / f.name)
+    return out
+
+
+def _build(out: Path, work: Path, cuda_major: int, cc: str, jobs: int) -> None:
     inc = cuda_include()
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / "obj"
-    work.mkdir(exist_ok=True)
+    work.mkdir()
     common = CFLAGS + [f"-DRV_CUDA_MAJOR={cuda_major}", f"-I{NATIVE / 'include'}", f"-I{inc}"]
 
     core_srcs = sorted((NATIVE / "core").glob("*.c"))
@@ -178,7 +190,6 @@ def build(out: Path = DEFAULT_OUT, cuda_major: int = 13, cc: str = "gcc", jobs: 
     with ThreadPoolExecutor(jobs) as ex:
         report = list(ex.map(one, LIBRARIES))
     (out / "BUILD_INFO").write_text(f"cuda_major {cuda_major}\n" + "\n".join(report) + "\n")
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -188,8 +199,6 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     out = a.out or (DEFAULT_OUT if a.cuda_major == 13 else HERE / f"lib-cu{a.cuda_major}")
     try:
-        if out.exists():
-            shutil.rmtree(out)
         build(out, a.cuda_major)
     except BuildError as e:
         sys.exit(f"interpose build failed: {e}")

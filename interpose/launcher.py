@@ -7,7 +7,6 @@ unmodified program, plus the predictor service its kernels are timed by.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -38,8 +37,6 @@ def ensure_built(lib_dir: Path = LIB_DIR) -> Path:
     stamp = lib_dir / "BUILD_INFO"
     sources = [f for d in (native_build.NATIVE, native_build.ABI) for f in d.rglob("*") if f.is_file()]
     if not stamp.exists() or max(p.stat().st_mtime for p in sources) > stamp.stat().st_mtime:
-        if lib_dir.exists():
-            shutil.rmtree(lib_dir)
         native_build.build(lib_dir)
     return lib_dir
 

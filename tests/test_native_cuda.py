@@ -23,6 +23,7 @@ def test_runtime_features(programs, tmp_path):
     assert float(c["graph_replay_ms"]) == 6.0       # 2 replays x 3 deep (the fork runs in parallel)
     assert c["graph_memset_effect"] == "1"          # a captured memset takes effect at replay
     assert float(c["legacy_stream_ms"]) == 3.0      # legacy stream waits for blocking streams
+    assert c["host_fn_ran"] == "1"
     assert c["total_memory"] == "85017493504"
     assert c["device_count"] == "1"
     assert c["name"] == "NVIDIA H100 80GB HBM3"

@@ -19,6 +19,8 @@ __global__ void templated(T *out, int n) {
     if (i < n) out[i] = out[i] * K;
 }
 
+static void CUDART_CB mark(void *flag) { *(volatile int *)flag = 1; }
+
 int main() {
     int n = 1 << 10;
     float *d, *h;
@@ -131,6 +133,13 @@ int main() {
     CK(cudaDeviceSynchronize());
     CK(cudaEventElapsedTime(&ms, a, b));
     printf("CHECK legacy_stream_ms %.6f\n", ms);
+
+    // a host function runs when the stream reaches it; a sync waits for it
+    volatile int flag = 0;
+    plain<<<1, 32, 0, s>>>(d, n);
+    CK(cudaLaunchHostFunc(s, mark, (void *)&flag));
+    CK(cudaStreamSynchronize(s));
+    printf("CHECK host_fn_ran %d\n", flag);
 
     size_t free_b, total_b;
     CK(cudaMemGetInfo(&free_b, &total_b));

@@ -26,6 +26,7 @@ static rv_ns g_origin;
 static rv_ns g_offset;   /* virtual time gained by jumping over waits */
 static pthread_mutex_t g_cb_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cb_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_cb_idle = PTHREAD_COND_INITIALIZER;   /* a callback finished */
 
 static rv_ns real_ns(void) {
     struct timespec ts;
@@ -59,6 +60,7 @@ static void after_fork_child(void) {
     pthread_mutex_init(&rv_tl_lock, NULL);
     pthread_mutex_init(&g_cb_lock, NULL);
     pthread_cond_init(&g_cb_cond, NULL);
+    pthread_cond_init(&g_cb_idle, NULL);
 }
 
 __attribute__((constructor)) static void timeline_init(void) {
@@ -177,10 +179,13 @@ rv_ns rv_stream_ready(rv_stream *s) {
     return t;
 }
 
+static void callbacks_drain(rv_ns t);
+
 static void host_wait(const char *what, rv_ns t) {
     rv_ns now = rv_host_now();
     rv_ns done = (t > now ? t : now) + rv_cfg()->hw.sync_latency_ns;
     rv_host_wait_until(done);
+    callbacks_drain(done);
     if (rv_trace_on()) {
         pthread_mutex_lock(&rv_tl_lock);
         rv_trace_host(what, now, done - now);
@@ -280,7 +285,15 @@ int rv_event_elapsed_ms(float *ms, rv_event *start, rv_event *end) {
 /* ---------- host callbacks: a thread runs each one once the host clock reaches its time ---------- */
 typedef struct cb { rv_ns t; void (*fn)(void *); void *arg; struct cb *next; } cb;
 static cb *g_cbs;          /* sorted by t */
+static int g_cb_running;
 static pid_t g_cb_pid;
+
+/* A host sync returns only after the callbacks its stream reached have run, as in CUDA. */
+static void callbacks_drain(rv_ns t) {
+    pthread_mutex_lock(&g_cb_lock);
+    while ((g_cbs && g_cbs->t <= t) || g_cb_running) pthread_cond_wait(&g_cb_idle, &g_cb_lock);
+    pthread_mutex_unlock(&g_cb_lock);
+}
 
 static void *callback_thread(void *unused) {
     (void)unused;
@@ -299,10 +312,13 @@ static void *callback_thread(void *unused) {
         }
         cb *c = g_cbs;
         g_cbs = c->next;
+        g_cb_running++;
         pthread_mutex_unlock(&g_cb_lock);
         c->fn(c->arg);
         free(c);
         pthread_mutex_lock(&g_cb_lock);
+        g_cb_running--;
+        pthread_cond_broadcast(&g_cb_idle);
     }
     return NULL;
 }
