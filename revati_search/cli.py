@@ -23,6 +23,7 @@ def run(
     trace: Annotated[Optional[Path], typer.Option(help="Folder for per-process Chrome traces and API call counts.")] = None,
     predictor: Annotated[str, typer.Option(help="Duration model: roofline, or fixed:<time> such as fixed:1ms.")] = "roofline",
     strict: Annotated[bool, typer.Option(help="Fail on any CUDA call that has no emulated behaviour.")] = False,
+    real_alloc_max: Annotated[Optional[int], typer.Option(help="Device allocations up to this many bytes are backed by real memory (default 20 MiB).")] = None,
 ) -> None:
     """Run COMMAND on virtual GPUs:  revati-search run [OPTIONS] -- COMMAND [ARGS]..."""
     from interpose.launcher import VirtualGPUConfig, VirtualGPUs
@@ -35,12 +36,45 @@ def run(
         load(gpu)
     except KeyError as e:
         raise typer.BadParameter(str(e.args[0]), param_hint="--gpu") from None
-    config = VirtualGPUConfig(gpu=gpu, gpus=gpus, predictor=predictor, trace_dir=trace, strict=strict)
+    config = VirtualGPUConfig(gpu=gpu, gpus=gpus, predictor=predictor, trace_dir=trace, strict=strict,
+                              real_alloc_max=real_alloc_max)
     with VirtualGPUs(config) as v:
         code = v.run(cmd)
     if trace:
         typer.echo(f"traces and API counts: {trace}", err=True)
     raise typer.Exit(code)
+
+
+@app.command()
+def trace(
+    trace_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder given to run --trace.")],
+    top: Annotated[int, typer.Option(help="Operations to list per process.")] = 10,
+) -> None:
+    """Summarise a --trace folder: GPU work per process in virtual time, and CUDA calls without
+    emulated behaviour."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from interpose.trace import demangle, summarize
+
+    console = Console()
+    procs = summarize(trace_dir)
+    if not procs:
+        raise typer.BadParameter(f"no trace-*.json or api-*.json in {trace_dir}")
+    for p in procs:
+        calls = sum(c.calls for c in p.api)
+        console.print(f"[bold]pid {p.pid}[/]: {sum(p.ops.values())} GPU operations over {p.span_us / 1e3:.3f} ms "
+                      f"of virtual time; {calls} CUDA calls, {len(p.stub_hits)} functions without emulated behaviour")
+        t = Table("operation", "count", "virtual ms", "share")
+        total = sum(p.time_us.values()) or 1.0
+        shown = p.time_us.most_common(top)
+        readable = demangle([name for name, _ in shown])
+        for name, us in shown:
+            t.add_row(readable[name].removeprefix("void ")[:100], str(p.ops[name]), f"{us / 1e3:.3f}", f"{100 * us / total:.1f}%")
+        if p.time_us:
+            console.print(t)
+        for c in p.stub_hits:
+            console.print(f"  [yellow]stub[/] {c.lib} {c.name}: {c.calls} calls")
 
 
 if __name__ == "__main__":

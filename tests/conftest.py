@@ -1,7 +1,6 @@
 """Shared fixtures: the built fake libraries, nvcc-built test programs, runs under the launcher."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -10,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from interpose.trace import load_trace  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE = ROOT / "tests" / "native"
@@ -76,10 +77,3 @@ def revati_run(args: list[str], cmd: list[str], timeout: float = 600, env: dict[
                        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
                        env={**os.environ, **(env or {})})
     return Run(p.returncode, p.stdout, p.stderr)
-
-
-def load_trace(path: Path) -> list[dict]:
-    text = path.read_text().rstrip()
-    if not text.endswith("]"):
-        text += "]"   # the array format allows a missing close (a process that died mid-run)
-    return json.loads(text)

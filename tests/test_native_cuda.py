@@ -3,8 +3,11 @@ exactly the sum of the predicted durations of the work between the events."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from conftest import load_trace, revati_run
+from conftest import ROOT, load_trace, revati_run
+from interpose.trace import summarize
 
 FIXED = ["--predictor", "fixed:1ms"]
 
@@ -42,6 +45,13 @@ def test_runtime_features(programs, tmp_path):
     counts = json.loads(next(tmp_path.glob("api-*.json")).read_text())["calls"]
     by_name = {c["name"]: c for c in counts}
     assert by_name["__cudaLaunchKernel"]["calls"] >= 10 and not by_name["__cudaLaunchKernel"]["stub"]
+
+    (proc,) = summarize(tmp_path)
+    assert proc.ops["memset"] >= 2 and not proc.stub_hits
+    assert sum(proc.time_us.values()) == 1000.0 * sum(proc.ops.values())
+    shown = subprocess.run([sys.executable, "-m", "revati_search.cli", "trace", str(tmp_path)], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and "templated<float, 3>" in shown.stdout, shown.stdout + shown.stderr
 
 
 def test_driver_module_launch(programs):
