@@ -42,7 +42,10 @@ def ensure_built(lib_dir: Path = LIB_DIR) -> Path:
 
 
 def fake_libraries(lib_dir: Path) -> list[Path]:
-    return [lib_dir / lib.soname(_cuda_major(lib_dir)) for lib in native_build.LIBRARIES]
+    """What LD_PRELOAD carries: the core first, so its dlopen precedes libc's in symbol lookup
+    (a preloaded library's own dependencies would come after the program's libc)."""
+    major = _cuda_major(lib_dir)
+    return [lib_dir / native_build.CORE, *(lib_dir / lib.soname(major) for lib in native_build.LIBRARIES)]
 
 
 def _cuda_major(lib_dir: Path) -> int:

@@ -42,6 +42,24 @@ def test_device_properties_are_the_real_devices(tmp_path):
         assert got["uuid1"] != hw.uuid   # each virtual device has its own identity
 
 
+NO_REAL_LIBS = """
+import ctypes, glob, json, os, torch
+torch.zeros(1, device="cuda")
+site = os.path.join(os.path.dirname(torch.__file__), "..", "nvidia")
+ctypes.CDLL(glob.glob(os.path.join(site, "cu13", "lib", "libcudart.so.13"))[0])   # by path, as vLLM does
+mapped = {line.split()[-1] for line in open("/proc/self/maps") if "/nvidia/" in line}
+print(json.dumps(sorted(os.path.basename(m) for m in mapped)))
+"""
+
+
+def test_real_cuda_libraries_never_load():
+    """torch preloads the nvidia-* wheel libraries by full path; every one we fake must be ours."""
+    from interpose.build import LIBRARIES
+    mapped = run_py(NO_REAL_LIBS)
+    faked = {lib.soname(13) for lib in LIBRARIES}
+    assert not faked & set(mapped), mapped
+
+
 MEMORY = """
 import json, torch
 free0, total = torch.cuda.mem_get_info()
