@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 # Element types, as the interposer names them (cudaDataType / cudnnDataType_t, shortened).
-Dtype = Literal["f32", "f16", "bf16", "f8e4m3", "f8e5m2", "f64", "i8", "i32", "tf32"]
+Dtype = Literal["f32", "f16", "bf16", "f8e4m3", "f8e5m2", "f64", "i8", "i32", "tf32", "cf16", "cbf16", "cf32", "cf64"]
 
 DTYPE_BYTES: dict[str, int] = {
     "f32": 4, "f16": 2, "bf16": 2, "f8e4m3": 1, "f8e5m2": 1, "f64": 8, "i8": 1, "i32": 4, "tf32": 4,
+    "cf16": 4, "cbf16": 4, "cf32": 8, "cf64": 16,
 }
 
 Count = Annotated[int, Field(ge=0)]

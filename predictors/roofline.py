@@ -40,7 +40,9 @@ GENERIC_KERNEL_BYTES_PER_THREAD = 8
 MATH_OF_DTYPE = {
     "f32": "fp32", "tf32": "tf32", "f16": "fp16", "bf16": "bf16",
     "f8e4m3": "fp8", "f8e5m2": "fp8", "f64": "fp64", "i8": "int8",
+    "cf16": "fp16", "cbf16": "bf16", "cf32": "fp32", "cf64": "fp64",
 }
+COMPLEX = {"cf16", "cbf16", "cf32", "cf64"}
 # cuBLAS compute types that run f32 data on tensor cores at a lower precision.
 FAST_COMPUTE_MATH = {"fast_tf32": "tf32", "fast_bf16": "bf16", "fast_16bf": "bf16", "fast_f16": "fp16",
                      "fast_16f": "fp16"}
@@ -73,6 +75,8 @@ class RooflinePredictor:
 
     def _gemm(self, op: GemmOp) -> float:
         flops = 2 * op.m * op.n * op.k * op.batch
+        if op.dtype_a in COMPLEX:
+            flops *= 4   # a complex multiply-add is four real ones
         in_bytes = op.m * op.k * DTYPE_BYTES[op.dtype_a] + op.k * op.n * DTYPE_BYTES[op.dtype_b]
         out_bytes = op.m * op.n * DTYPE_BYTES[op.dtype_c]
         bias_bytes = op.n * DTYPE_BYTES[op.dtype_c] if "bias" in op.epilogue else 0

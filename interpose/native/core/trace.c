@@ -79,10 +79,14 @@ void rv_trace_op(const rv_op *op, rv_stream *lane_stream, uint64_t lane, rv_ns s
                 (long long)op->u.kernel.shmem);
         break;
     case RV_OP_GEMM:
-        fprintf(g_f, ",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"batch\":%lld,\"dtype\":\"%s/%s->%s\",\"epilogue\":\"%s\"",
+        /* shapes as the row-major caller wrote them (C = A·B, A is m×k), see abi/cublas.h */
+        fprintf(g_f, ",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"batch\":%lld,\"layout\":\"row-major\",\"trans_a\":%s,"
+                     "\"trans_b\":%s,\"dtype\":\"%s/%s->%s\",\"compute\":\"%s\",\"epilogue\":\"%s\"",
                 (long long)op->u.gemm.m, (long long)op->u.gemm.n, (long long)op->u.gemm.k, (long long)op->u.gemm.batch,
+                op->u.gemm.trans_a ? "true" : "false", op->u.gemm.trans_b ? "true" : "false",
                 op->u.gemm.dtype_a ? op->u.gemm.dtype_a : "?", op->u.gemm.dtype_b ? op->u.gemm.dtype_b : "?",
-                op->u.gemm.dtype_c ? op->u.gemm.dtype_c : "?", op->u.gemm.epilogue ? op->u.gemm.epilogue : "none");
+                op->u.gemm.dtype_c ? op->u.gemm.dtype_c : "?", op->u.gemm.compute ? op->u.gemm.compute : "?",
+                op->u.gemm.epilogue ? op->u.gemm.epilogue : "none");
         break;
     case RV_OP_ATTENTION:
         fprintf(g_f, ",\"batch\":%lld,\"heads\":%lld,\"kv_heads\":%lld,\"q_len\":%lld,\"kv_len\":%lld,\"head_dim\":%lld,\"causal\":%s,\"dtype\":\"%s\"",
