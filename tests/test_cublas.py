@@ -209,8 +209,7 @@ def assert_predictor_accepts(requests: list[dict]) -> None:
         parse_op({**{k: v for k, v in r.items() if k != "op"}, "kind": r["op"]})
 
 
-# ---------- unmodified torch on virtual GPUs ----------
-torch = pytest.importorskip("torch")
+# ---------- unmodified torch on virtual GPUs (runs in a subprocess under the launcher) ----------
 
 TORCH_SCRIPT = """
 import torch, torch.nn as nn

@@ -9,8 +9,8 @@
  * device attributes, power limit 700 W.
  *
  * Every virtual device is the same hardware; what tells devices apart is derived from the index:
- * UUID (the catalog's with its last 16 bits plus the index), PCI location (the catalog's bus/device
- * with the device number plus the index), minor number. The interconnect is an NVLink/NVSwitch
+ * UUID (the catalog's with the index added to its last byte), PCI bus number (= index), minor
+ * number, as the fake CUDA runtime and driver report them. The interconnect is an NVLink/NVSwitch
  * machine: P2P is OK between every pair, every GPU sits on NUMA node 0 of the emulation host.
  */
 #define _GNU_SOURCE
@@ -39,8 +39,6 @@
 /* CUdevice_attribute numbers read from the hardware description */
 #define ATTR_CLOCK_RATE 13          /* kHz */
 #define ATTR_SM_COUNT 16
-#define ATTR_PCI_BUS_ID 33
-#define ATTR_PCI_DEVICE_ID 34
 #define ATTR_MEMORY_CLOCK_RATE 36   /* kHz */
 #define ATTR_GLOBAL_MEMORY_BUS_WIDTH 37
 #define ATTR_PCI_DOMAIN_ID 50
@@ -98,25 +96,26 @@ static nvmlReturn_t put_str(char *buf, unsigned len, const char *s) {
     return NVML_SUCCESS;
 }
 
-/* "GPU-de6a80b2-7d32-3d3c-ba00-481da5546d7e": the catalog UUID, its last 16 bits plus the index. */
+/* "GPU-de6a80b2-7d32-3d3c-ba00-481da5546d7e": the catalog UUID with the index added to its last byte
+ * (modulo 256), the rule cudaDeviceProp.uuid and cuDeviceGetUuid follow (cudart.c, cuda.c). */
 static void uuid_str(int dev, char out[NVML_DEVICE_UUID_BUFFER_SIZE]) {
     const char *u = rv_cfg()->hw.uuid;
     char hex[33];
     size_t n = strlen(u);
     for (size_t i = 0; i < 32; i++) hex[i] = i < n && isxdigit((unsigned char)u[i]) ? (char)tolower(u[i]) : '0';
     hex[32] = 0;
-    unsigned last = (unsigned)strtoul(hex + 28, NULL, 16);
-    snprintf(hex + 28, 5, "%04x", (last + (unsigned)dev) & 0xffff);
+    unsigned last = (unsigned)strtoul(hex + 30, NULL, 16);
+    snprintf(hex + 30, 3, "%02x", (last + (unsigned)dev) & 0xff);
     snprintf(out, NVML_DEVICE_UUID_BUFFER_SIZE, "GPU-%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
              hex + 20);
 }
 
-/* PCI location of virtual device `dev`: the catalog's (measured) location, the device number
- * counting up with the index (GPUs side by side on one bus, as in a cloud VM). */
+/* PCI location of virtual device `dev`: bus number = index, device 0 ("00000000:01:00.0" for
+ * device 1), the rule of cudaDeviceGetPCIBusId/cuDeviceGetPCIBusId (cudart.c, cuda.c). */
 static void pci_loc(int dev, unsigned *domain, unsigned *bus, unsigned *device) {
     *domain = (unsigned)attr_or(ATTR_PCI_DOMAIN_ID, 0);
-    *bus = (unsigned)attr_or(ATTR_PCI_BUS_ID, 0);
-    *device = ((unsigned)attr_or(ATTR_PCI_DEVICE_ID, 0) + (unsigned)dev) & 0x1f;
+    *bus = (unsigned)dev;
+    *device = 0;
 }
 
 /* PCI device id of the product (device << 16 | NVIDIA's vendor id 0x10de). */
@@ -132,8 +131,8 @@ static unsigned pci_device_id(void) {
 static void bus_id(int dev, char *out, size_t size, bool legacy) {
     unsigned domain, bus, device;
     pci_loc(dev, &domain, &bus, &device);
-    if (legacy) snprintf(out, size, "%04x:%02x:%02x.0", domain & 0xffff, bus, device);
-    else snprintf(out, size, "%08x:%02x:%02x.0", domain, bus, device);
+    if (legacy) snprintf(out, size, "%04X:%02X:%02X.0", domain & 0xffff, bus, device);
+    else snprintf(out, size, "%08X:%02X:%02X.0", domain, bus, device);
 }
 
 static void fill_pci(int dev, nvmlPciInfo_t *p) {
@@ -846,8 +845,8 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, 
     pci->bus = 0xc0 + link % 4;
     pci->device = 0;
     pci->pciDeviceId = 0x22a310de;   /* NVSwitch (third generation) */
-    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%04x:%02x:%02x.0", 0u, pci->bus, 0u);
-    snprintf(pci->busId, sizeof pci->busId, "%08x:%02x:%02x.0", 0u, pci->bus, 0u);
+    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%04X:%02X:%02X.0", 0u, pci->bus, 0u);
+    snprintf(pci->busId, sizeof pci->busId, "%08X:%02X:%02X.0", 0u, pci->bus, 0u);
     return NVML_SUCCESS;
 }
 
