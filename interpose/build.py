@@ -3,14 +3,19 @@
 Each library exports the complete ABI of the real one (the list under interpose/abi/cu<major>/, with
 the same symbol version nodes): hand-written behaviour from native/lib/<name>.c, and a generated
 counting stub for every other export (generated into the build folder, never edited by hand).
-Needs gcc and the CUDA runtime/driver headers (cuda_runtime_api.h, cuda.h); no GPU, driver or network.
+Needs gcc and the CUDA runtime/driver headers (cuda_runtime_api.h, cuda.h) of the major built; no GPU,
+driver or network. CUDA 13 builds into interpose/lib, CUDA 12 into interpose/lib-cu12; CUDA 12 headers
+come from CUDA_HOME (a 12 toolkit) or the nvidia-cuda-runtime-cu12 wheel that scripts/setup.sh puts
+in .venv/cuda12 (see cuda_include).
 
-    python -m interpose.build [--cuda-major 13] [--out DIR]
+    python -m interpose.build [--cuda-major 13|12] [--out DIR]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,8 +25,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NATIVE = HERE / "native"
+TIMEKEEPER_NATIVE = HERE.parent / "timekeeper" / "native"   # its client lives in the core
 ABI = HERE / "abi"
 DEFAULT_OUT = HERE / "lib"
+DEFAULT_MAJOR = 13
+# Headers of a CUDA major other than the engines': the runtime wheel, installed by scripts/setup.sh
+# with `pip install --no-deps --target <venv>/cuda<major>` -- never into site-packages, where a CUDA 13
+# torch finds nvidia/cuda_runtime/lib/libcudart.so.12 and preloads that real runtime at import.
+HEADER_WHEELS = {12: "nvidia-cuda-runtime-cu12==12.9.79"}
 CFLAGS = ["-O2", "-fPIC", "-g", "-Wall", "-Wno-unused-function", "-Wno-deprecated-declarations", "-pthread"]
 
 
@@ -83,21 +94,82 @@ def read_abi(major: int, soname: str) -> list[Symbol]:
     return out
 
 
-def cuda_include() -> Path:
-    """CUDA runtime/driver headers: $CUDA_HOME, the toolkit, or the nvidia-cuda-runtime wheel."""
+def default_out(cuda_major: int = DEFAULT_MAJOR) -> Path:
+    """Where a build of that CUDA major goes by default: interpose/lib (13), interpose/lib-cu12."""
+    return DEFAULT_OUT if cuda_major == DEFAULT_MAJOR else HERE / f"lib-cu{cuda_major}"
+
+
+def _header_major(header: Path, macro: str) -> int | None:
+    m = re.search(rf"^#define\s+{macro}\s+(\d+)", header.read_text(errors="replace"), re.M)
+    return int(m.group(1)) // 1000 if m else None
+
+
+def _header_candidates(major: int) -> list[Path]:
+    """Folders that may hold CUDA headers, most specific first."""
     cands = [Path(os.environ[v]) / "include" for v in ("CUDA_HOME", "CUDA_PATH") if os.environ.get(v)]
     cands.append(Path("/usr/local/cuda/include"))
+    cands += sorted(Path("/usr/local").glob(f"cuda-{major}*/include"), reverse=True)
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        cands.append(Path(nvcc).resolve().parent.parent / "include")
+    bases = [Path(sys.prefix) / f"cuda{major}" / "nvidia"]
     try:
         import nvidia  # the nvidia-* wheels install a namespace package
-        for base in nvidia.__path__:
-            cands += sorted(Path(base).glob("cu*/include"))
+        bases += map(Path, nvidia.__path__)
     except ImportError:
         pass
+    for base in bases:
+        # CUDA 13 wheels: nvidia/cu13/include; CUDA 12 wheels: nvidia/cuda_runtime/include
+        # (nvidia-cuda-runtime-cu12), nvidia/cuda_nvcc/include (nvidia-cuda-nvcc-cu12: crt/)
+        cands += [base / f"cu{major}" / "include", base / "cuda_runtime" / "include", base / "cuda_nvcc" / "include"]
+        cands += sorted(base.glob("cu*/include"))
+    return list(dict.fromkeys(cands))
+
+
+def cuda_include(major: int = DEFAULT_MAJOR) -> list[Path]:
+    """Include folders for CUDA `major`'s runtime and driver headers (cuda_runtime_api.h, cuda.h):
+    $CUDA_HOME, the toolkit, or the nvidia-* wheels. A folder whose CUDART_VERSION / CUDA_VERSION is
+    of another major is skipped: the hand-written C compiles against the major it is built for.
+
+    The headers include crt/host_defines.h, which the toolkit has but the runtime wheels do not (it
+    ships with nvcc). Where the folder lacks it, a second folder that has it is returned, searched
+    last (-idirafter): any CUDA toolkit's (compiler attribute macros, the same for 12 and 13) or
+    the nvidia-cuda-nvcc-cu12 wheel's."""
+    cands = _header_candidates(major)
+    found, other = None, []
     for c in cands:
-        if (c / "cuda_runtime_api.h").exists() and (c / "cuda.h").exists():
-            return c
-    raise BuildError("CUDA headers (cuda_runtime_api.h, cuda.h) not found: set CUDA_HOME or "
-                     "`pip install nvidia-cuda-runtime` (headers only are needed; no GPU or driver)")
+        rt, drv = c / "cuda_runtime_api.h", c / "cuda.h"
+        if not (rt.exists() and drv.exists()):
+            continue
+        majors = {_header_major(rt, "CUDART_VERSION"), _header_major(drv, "CUDA_VERSION")}
+        if majors == {major}:
+            found = c
+            break
+        other.append(f"{c} (CUDA {'/'.join(str(m) for m in sorted(majors, key=str))})")
+    if found is None:
+        if major in HEADER_WHEELS:
+            how = (f"scripts/setup.sh installs them (`pip install --no-deps --target {Path(sys.prefix) / f'cuda{major}'} "
+                   f"{HEADER_WHEELS[major]}`: a few MB, headers and a runtime never loaded; not into site-packages)")
+        else:
+            how = f"`pip install nvidia-cuda-runtime=={major}.*` (headers only are needed; no GPU or driver)"
+        raise BuildError(
+            f"CUDA {major} headers (cuda_runtime_api.h, cuda.h) not found"
+            + (f"; only other majors' headers were found: {', '.join(other)}" if other else "")
+            + f". {how}, or set CUDA_HOME to a CUDA {major} toolkit.")
+    if (found / "crt" / "host_defines.h").exists():
+        return [found]
+    for c in cands:
+        if (c / "crt" / "host_defines.h").exists():
+            return [found, c]
+    raise BuildError(f"{found} has no crt/host_defines.h (it ships with nvcc, not the runtime wheel): install a "
+                     f"CUDA toolkit (any major) or `pip install --no-deps --target {Path(sys.prefix) / f'cuda{major}'} "
+                     f"nvidia-cuda-nvcc-cu{major}`.")
+
+
+def cuda_cflags(major: int = DEFAULT_MAJOR) -> list[str]:
+    """Compiler flags that find CUDA `major`'s runtime/driver headers (see cuda_include)."""
+    first, *rest = cuda_include(major)
+    return [f"-I{first}", *(f for r in rest for f in ("-idirafter", str(r)))]
 
 
 def run(cmd: list[str]) -> str:
@@ -137,9 +209,10 @@ def version_script(symbols: list[Symbol]) -> str:
     return "".join(parts)
 
 
-def build(out: Path = DEFAULT_OUT, cuda_major: int = 13, cc: str = "gcc", jobs: int = 4) -> Path:
+def build(out: Path | None = None, cuda_major: int = DEFAULT_MAJOR, cc: str = "gcc", jobs: int = 4) -> Path:
     """Builds into a private folder, then moves each file into `out` with an atomic rename, so
     concurrent builds and programs starting meanwhile never see a half-written library."""
+    out = out or default_out(cuda_major)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out.parent) as tmp:
         stage = Path(tmp) / "lib"
@@ -152,12 +225,12 @@ def build(out: Path = DEFAULT_OUT, cuda_major: int = 13, cc: str = "gcc", jobs: 
 
 
 def _build(out: Path, work: Path, cuda_major: int, cc: str, jobs: int) -> None:
-    inc = cuda_include()
+    inc = cuda_cflags(cuda_major)
     work.mkdir()
-    common = CFLAGS + [f"-DRV_CUDA_MAJOR={cuda_major}", f"-I{NATIVE / 'include'}", f"-I{inc}"]
+    common = CFLAGS + [f"-DRV_CUDA_MAJOR={cuda_major}", f"-I{NATIVE / 'include'}", *inc]
 
-    core_srcs = sorted((NATIVE / "core").glob("*.c"))
-    run([cc, *common, f"-I{NATIVE / 'core'}", "-shared", "-o", str(out / CORE), *map(str, core_srcs),
+    core_srcs = sorted((NATIVE / "core").glob("*.c")) + sorted(TIMEKEEPER_NATIVE.glob("*.c"))
+    run([cc, *common, f"-I{NATIVE / 'core'}", f"-I{TIMEKEEPER_NATIVE}", "-shared", "-o", str(out / CORE), *map(str, core_srcs),
          f"-Wl,-soname,{CORE}", "-ldl", "-lpthread"])
 
     def one(lib: Library) -> str:
@@ -189,15 +262,16 @@ def _build(out: Path, work: Path, cuda_major: int, cc: str, jobs: int) -> None:
 
     with ThreadPoolExecutor(jobs) as ex:
         report = list(ex.map(one, LIBRARIES))
-    (out / "BUILD_INFO").write_text(f"cuda_major {cuda_major}\n" + "\n".join(report) + "\n")
+    (out / "BUILD_INFO").write_text(f"cuda_major {cuda_major}\nheaders {' '.join(inc)}\n" + "\n".join(report) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cuda-major", type=int, default=int(os.environ.get("REVATI_CUDA_MAJOR", 13)))
+    ap.add_argument("--cuda-major", type=int, choices=(12, 13),
+                    default=int(os.environ.get("REVATI_CUDA_MAJOR", DEFAULT_MAJOR)))
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
-    out = a.out or (DEFAULT_OUT if a.cuda_major == 13 else HERE / f"lib-cu{a.cuda_major}")
+    out = a.out or default_out(a.cuda_major)
     try:
         build(out, a.cuda_major)
     except BuildError as e:

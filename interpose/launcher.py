@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from predictors import PredictorServer, create, load
@@ -29,15 +29,20 @@ class VirtualGPUConfig:
     trace_dir: Path | None = None      # per-process Chrome traces and API call counts
     strict: bool = False               # every call without emulated behaviour is fatal
     real_alloc_max: int | None = None  # device allocations up to this many bytes are real memory
-    lib_dir: Path = field(default=LIB_DIR)
+    cuda_major: int = native_build.DEFAULT_MAJOR   # which CUDA's SONAMEs and ABI the fakes have
+    lib_dir: Path | None = None        # default: interpose/lib (CUDA 13), interpose/lib-cu12
 
 
-def ensure_built(lib_dir: Path = LIB_DIR) -> Path:
-    """The fake libraries, built now if the install did not (or sources changed since)."""
+def ensure_built(lib_dir: Path | None = None, cuda_major: int = native_build.DEFAULT_MAJOR) -> Path:
+    """The fake libraries of that CUDA major, built now if the install did not (or sources changed
+    since, or lib_dir holds another major's build)."""
+    lib_dir = lib_dir or native_build.default_out(cuda_major)
     stamp = lib_dir / "BUILD_INFO"
-    sources = [f for d in (native_build.NATIVE, native_build.ABI) for f in d.rglob("*") if f.is_file()]
-    if not stamp.exists() or max(p.stat().st_mtime for p in sources) > stamp.stat().st_mtime:
-        native_build.build(lib_dir)
+    dirs = (native_build.NATIVE, native_build.ABI, native_build.TIMEKEEPER_NATIVE)
+    sources = [f for d in dirs for f in d.rglob("*") if f.is_file()]
+    if (not stamp.exists() or max(p.stat().st_mtime for p in sources) > stamp.stat().st_mtime
+            or _cuda_major(lib_dir) != cuda_major):
+        native_build.build(lib_dir, cuda_major)
     return lib_dir
 
 
@@ -65,7 +70,7 @@ class VirtualGPUs:
         self._server: PredictorServer | None = None
 
     def __enter__(self) -> VirtualGPUs:
-        self.lib_dir = ensure_built(self.config.lib_dir)
+        self.lib_dir = ensure_built(self.config.lib_dir, self.config.cuda_major)
         self._dir = tempfile.TemporaryDirectory(prefix="revati-")
         run_dir = Path(self._dir.name)
         self.hardware_file = run_dir / "hardware.txt"

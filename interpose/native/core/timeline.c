@@ -2,6 +2,7 @@
  * and host callbacks run when their stream reaches them. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "revati_time.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +22,26 @@ static rv_stream *g_streams;          /* every created stream, for capture bookk
 static uint64_t g_next_stream_id = RV_MAX_DEVICES + 1;
 static __thread rv_stream *t_per_thread[RV_MAX_DEVICES];
 
-/* ---------- host clock: process-local until the timekeeper owns it ---------- */
+/* ---------- host clock: the timekeeper's virtual clock in an emulation run; otherwise the
+ * process's own (wall time plus the waits it jumped over) ---------- */
 static rv_ns g_origin;
 static rv_ns g_offset;   /* virtual time gained by jumping over waits */
 static pthread_mutex_t g_cb_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cb_cond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t g_cb_idle = PTHREAD_COND_INITIALIZER;   /* a callback finished */
 
-static rv_ns real_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (rv_ns)ts.tv_sec * 1000000000 + ts.tv_nsec;
+static rv_ns real_ns(void) { return rvtk_real_ns(CLOCK_MONOTONIC); }
+
+rv_ns rv_host_now(void) {
+    if (rvtk_active()) return rvtk_now();
+    return real_ns() - g_origin + __atomic_load_n(&g_offset, __ATOMIC_ACQUIRE);
 }
 
-rv_ns rv_host_now(void) { return real_ns() - g_origin + __atomic_load_n(&g_offset, __ATOMIC_ACQUIRE); }
-
-void rv_host_wait_until(rv_ns t) {
+static void wait_until(rv_ns t, const char *what) {
+    if (rvtk_active()) {
+        rvtk_wait_virtual(t, what);
+        return;
+    }
     rv_ns now = rv_host_now();
     if (t <= now) return;
     __atomic_fetch_add(&g_offset, t - now, __ATOMIC_ACQ_REL);
@@ -44,6 +49,8 @@ void rv_host_wait_until(rv_ns t) {
     pthread_cond_broadcast(&g_cb_cond);   /* callbacks due by now may run */
     pthread_mutex_unlock(&g_cb_lock);
 }
+
+void rv_host_wait_until(rv_ns t) { wait_until(t, "GPU work"); }
 
 /* ---------- streams ---------- */
 static void init_legacy(void) {
@@ -184,7 +191,7 @@ static void callbacks_drain(rv_ns t);
 static void host_wait(const char *what, rv_ns t) {
     rv_ns now = rv_host_now();
     rv_ns done = (t > now ? t : now) + rv_cfg()->hw.sync_latency_ns;
-    rv_host_wait_until(done);
+    wait_until(done, what);
     callbacks_drain(done);
     if (rv_trace_on()) {
         pthread_mutex_lock(&rv_tl_lock);
@@ -197,7 +204,7 @@ static void host_wait(const char *what, rv_ns t) {
  * completes, so the host clock moves there (the timekeeper refines this across processes). */
 static bool poll_until(rv_ns t) {
     if (t <= rv_host_now()) return true;
-    rv_host_wait_until(t);
+    wait_until(t, "query of GPU work");
     return false;
 }
 

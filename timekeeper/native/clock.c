@@ -1,0 +1,329 @@
+/* Virtual time for one emulated process: registration in the clock page, G, and the two kinds of
+ * waits (see revati_clock.h for the protocol). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "revati_clock.h"
+#include "revati_time.h"
+
+#define SLICE_MIN_NS 50000LL        /* real-time slices of a wait: short enough that a jump is */
+#define SLICE_MAX_NS 2000000LL      /* noticed quickly, long enough not to spin */
+#define VIRTUAL_SLICE_MAX_NS 100000000LL
+
+static rvtk_page *g_page;
+static int g_proc = -1;
+static pid_t g_pid;
+static __thread int t_slot = -1;
+static pthread_key_t g_slot_key;
+
+typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
+static clock_gettime_fn g_real_clock_gettime;
+
+int64_t rvtk_real_ns(clockid_t clock) {
+    struct timespec ts;
+    g_real_clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool rvtk_active(void) { return g_page != NULL; }
+
+static int64_t cpu_of(pid_t pid) {
+    clockid_t id = pid == g_pid ? CLOCK_PROCESS_CPUTIME_ID : (clockid_t)(((~(unsigned)pid) << 3) | 2);
+    struct timespec ts;
+    if (g_real_clock_gettime(id, &ts)) return -1;   /* gone: the service will notice */
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* G from a consistent snapshot of the anchors (seqlock). */
+int64_t rvtk_now(void) {
+    rvtk_page *p = g_page;
+    int32_t pids[RVTK_MAX_PROCS];
+    int64_t anchors[RVTK_MAX_PROCS];
+    int n;
+    int64_t base;
+    double scale;
+    for (;;) {
+        uint32_t s1 = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
+        if (s1 & 1) continue;
+        base = p->anchor_virtual_ns;
+        scale = p->cpu_scale;
+        n = 0;
+        uint32_t np = p->nprocs;
+        for (uint32_t i = 0; i < np && i < RVTK_MAX_PROCS; i++)
+            if (p->procs[i].state == RVTK_PROC_LIVE) {
+                pids[n] = p->procs[i].pid;
+                anchors[n++] = p->procs[i].cpu_anchor_ns;
+            }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&p->seq, __ATOMIC_RELAXED) == s1) break;
+    }
+    int64_t most = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t d = cpu_of(pids[i]) - anchors[i];
+        if (d > most) most = d;
+    }
+    return base + (int64_t)(scale * (double)most);
+}
+
+int64_t rvtk_clock_offset(clockid_t clock, bool *virtual_clock) {
+    *virtual_clock = true;
+    switch (clock) {
+    case CLOCK_REALTIME: case CLOCK_REALTIME_COARSE: case CLOCK_REALTIME_ALARM: case CLOCK_TAI:
+        return g_page->realtime_offset_ns;
+    case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW: case CLOCK_MONOTONIC_COARSE: case CLOCK_BOOTTIME:
+    case CLOCK_BOOTTIME_ALARM:
+        return g_page->monotonic_offset_ns;
+    default:
+        *virtual_clock = false;   /* CPU-time clocks stay real */
+        return 0;
+    }
+}
+
+/* ---------------- registration ---------------- */
+static void lock_page(void) {
+    if (pthread_mutex_lock(&g_page->lock) == EOWNERDEAD) pthread_mutex_consistent(&g_page->lock);
+}
+static void unlock_page(void) { pthread_mutex_unlock(&g_page->lock); }
+
+/* Under the lock: G becomes the anchor and every live process's CPU time its new origin, so a
+ * change of the process set never moves G back. */
+static void reanchor_locked(void) {
+    int64_t g = rvtk_now();
+    __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+    g_page->anchor_virtual_ns = g;
+    for (uint32_t i = 0; i < g_page->nprocs; i++)
+        if (g_page->procs[i].state == RVTK_PROC_LIVE) {
+            int64_t c = cpu_of(g_page->procs[i].pid);
+            if (c >= 0) g_page->procs[i].cpu_anchor_ns = c;
+        }
+    __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+}
+
+static void read_name(char *out, size_t size) {
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, out, size - 1) : 0;
+    if (fd >= 0) close(fd);
+    if (n < 0) n = 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (!out[i]) out[i] = ' ';
+    out[n] = 0;
+}
+
+static void register_process(void) {
+    g_pid = getpid();
+    pid_t parent = getppid();
+    lock_page();
+    int slot = -1, parent_slot = -1;
+    for (uint32_t i = 0; i < g_page->nprocs; i++) {
+        rvtk_proc *pr = &g_page->procs[i];
+        if (pr->state == RVTK_PROC_LIVE && pr->pid == g_pid) slot = (int)i;   /* exec of a registered process */
+        if (pr->state == RVTK_PROC_LIVE && pr->pid == parent) parent_slot = (int)i;
+    }
+    for (int i = 0; slot < 0 && i < RVTK_MAX_PROCS; i++)
+        if (g_page->procs[i].state == RVTK_PROC_FREE) slot = i;
+    if (slot >= 0) {
+        rvtk_proc *pr = &g_page->procs[slot];
+        __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+        pr->pid = g_pid;
+        pr->parent_slot = parent_slot;
+        pr->exit_code = 0;
+        pr->cpu_anchor_ns = cpu_of(g_pid);   /* contributes nothing yet: G is unchanged */
+        read_name(pr->name, sizeof pr->name);
+        pr->state = RVTK_PROC_LIVE;
+        if ((uint32_t)slot >= g_page->nprocs) g_page->nprocs = (uint32_t)slot + 1;
+        __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+    }
+    unlock_page();
+    if (slot < 0) {
+        fprintf(stderr, "[revati %d] fatal: more than %d processes in one emulation run\n", g_pid, RVTK_MAX_PROCS);
+        abort();
+    }
+    g_proc = slot;
+}
+
+static void leave(int code) {
+    if (!g_page || g_proc < 0 || getpid() != g_pid) return;
+    lock_page();
+    reanchor_locked();
+    __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+    g_page->procs[g_proc].exit_code = code;
+    g_page->procs[g_proc].state = RVTK_PROC_EXITED;
+    __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+    unlock_page();
+    __atomic_fetch_add(&g_page->notify, 1, __ATOMIC_ACQ_REL);
+    syscall(SYS_futex, &g_page->notify, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    g_proc = -1;
+}
+
+static void on_exit_handler(int code, void *arg) { (void)arg; leave(code); }
+
+/* os._exit and friends skip exit handlers; a process that vanishes while LIVE counts as crashed. */
+__attribute__((visibility("default"))) void _exit(int code) {
+    leave(code);
+    syscall(SYS_exit_group, code);
+    __builtin_unreachable();
+}
+__attribute__((visibility("default"))) void _Exit(int code) { _exit(code); }
+
+static void release_slot(void *unused) {
+    (void)unused;
+    if (t_slot >= 0 && g_page) {
+        g_page->threads[t_slot].in_wait = RVTK_RUNNING;
+        __atomic_store_n(&g_page->threads[t_slot].tid, 0, __ATOMIC_RELEASE);
+    }
+    t_slot = -1;
+}
+
+static rvtk_thread *thread_slot(void) {
+    if (t_slot >= 0) return &g_page->threads[t_slot];
+    int32_t tid = (int32_t)syscall(SYS_gettid);
+    for (int i = 0; i < RVTK_MAX_THREADS; i++) {
+        int32_t free_tid = 0;
+        if (__atomic_compare_exchange_n(&g_page->threads[i].tid, &free_tid, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            rvtk_thread *t = &g_page->threads[i];
+            t->proc = g_proc;
+            t->in_wait = RVTK_RUNNING;
+            t_slot = i;
+            uint32_t n = __atomic_load_n(&g_page->nthreads, __ATOMIC_ACQUIRE);
+            while ((uint32_t)i >= n && !__atomic_compare_exchange_n(&g_page->nthreads, &n, (uint32_t)i + 1, 0,
+                                                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {}
+            pthread_setspecific(g_slot_key, t);
+            return t;
+        }
+    }
+    fprintf(stderr, "[revati %d] fatal: more than %d waiting threads in one emulation run\n", getpid(), RVTK_MAX_THREADS);
+    abort();
+}
+
+static void after_fork_child(void) {
+    t_slot = -1;   /* the forking thread's slot belongs to the parent */
+    if (g_page) register_process();
+}
+
+__attribute__((constructor(101))) static void rvtk_init(void) {
+    g_real_clock_gettime = (clock_gettime_fn)dlsym(RTLD_NEXT, "clock_gettime");
+    const char *path = getenv("REVATI_TIMEKEEPER");
+    if (!path || !*path) return;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;   /* the run is over (or not ours): run on real time */
+    void *m = mmap(NULL, sizeof(rvtk_page), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return;
+    rvtk_page *p = m;
+    if (p->magic != RVTK_MAGIC || p->version != RVTK_VERSION) {
+        fprintf(stderr, "[revati %d] %s is not a clock page of this version; running on real time\n", getpid(), path);
+        munmap(m, sizeof(rvtk_page));
+        return;
+    }
+    g_page = p;
+    pthread_key_create(&g_slot_key, release_slot);
+    register_process();
+    on_exit(on_exit_handler, NULL);
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+/* ---------------- waits ---------------- */
+static void begin_wait(rvtk_thread *t, int64_t target, const char *what, uint32_t kind) {
+    t->target = target;
+    snprintf(t->what, sizeof t->what, "%s", what);
+    __atomic_store_n(&t->in_wait, kind, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&g_page->notify, 1, __ATOMIC_ACQ_REL);
+    syscall(SYS_futex, &g_page->notify, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static int64_t slice(int64_t remaining, int64_t cap) {
+    double scale = g_page->cpu_scale > 0 ? g_page->cpu_scale : 1.0;
+    int64_t s = (int64_t)((double)remaining / scale);
+    return s < SLICE_MIN_NS ? SLICE_MIN_NS : s > cap ? cap : s;
+}
+
+void rvtk_wait_virtual(int64_t target, const char *what) {
+    rvtk_thread *t = thread_slot();
+    begin_wait(t, target, what, RVTK_WAIT_VIRTUAL);
+    for (;;) {
+        uint32_t gen = __atomic_load_n(&g_page->generation, __ATOMIC_ACQUIRE);
+        int64_t g = rvtk_now();
+        if (g >= target || g_page->failed) break;
+        int64_t s = slice(target - g, VIRTUAL_SLICE_MAX_NS);
+        struct timespec ts = {s / 1000000000, s % 1000000000};
+        syscall(SYS_futex, &g_page->generation, FUTEX_WAIT, gen, &ts, NULL, 0);
+    }
+    __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+}
+
+/* ---------------- condition waits and the jump watcher ---------------- */
+static pthread_cond_t *g_conds[RVTK_MAX_THREADS];   /* per thread slot: the condvar it waits on */
+static pid_t g_watcher_pid;
+static pthread_mutex_t g_watcher_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* After each jump, ends the condition waits of this process whose deadline G has reached. */
+static void *jump_watcher(void *unused) {
+    (void)unused;
+    for (;;) {
+        uint32_t gen = __atomic_load_n(&g_page->generation, __ATOMIC_ACQUIRE);
+        syscall(SYS_futex, &g_page->generation, FUTEX_WAIT, gen, NULL, NULL, 0);
+        int64_t g = rvtk_now();
+        uint32_t n = __atomic_load_n(&g_page->nthreads, __ATOMIC_ACQUIRE);
+        for (uint32_t i = 0; i < n && i < RVTK_MAX_THREADS; i++) {
+            pthread_cond_t *c = __atomic_load_n(&g_conds[i], __ATOMIC_ACQUIRE);
+            rvtk_thread *t = &g_page->threads[i];
+            if (c && t->proc == g_proc && t->in_wait == RVTK_WAIT_APP && t->target <= g) pthread_cond_broadcast(c);
+        }
+    }
+    return NULL;
+}
+
+static void ensure_watcher(void) {
+    if (__atomic_load_n(&g_watcher_pid, __ATOMIC_ACQUIRE) == getpid()) return;
+    pthread_mutex_lock(&g_watcher_lock);
+    if (g_watcher_pid != getpid()) {
+        pthread_t th;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);   /* signals belong to the application's threads */
+        pthread_create(&th, NULL, jump_watcher, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_detach(th);
+        __atomic_store_n(&g_watcher_pid, getpid(), __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&g_watcher_lock);
+}
+
+int rvtk_wait_cond(int64_t target, const char *what, pthread_cond_t *cond, rvtk_once_fn once, void *arg) {
+    rvtk_thread *t = thread_slot();
+    ensure_watcher();
+    __atomic_store_n(&g_conds[t_slot], cond, __ATOMIC_RELEASE);
+    begin_wait(t, target, what, RVTK_WAIT_APP);
+    int r = once(arg, slice(target - rvtk_now(), INT64_MAX));
+    __atomic_store_n(&g_conds[t_slot], NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    return r;
+}
+
+int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg) {
+    rvtk_thread *t = thread_slot();
+    begin_wait(t, target, what, RVTK_WAIT_APP);
+    int r = 1;
+    for (;;) {
+        int64_t g = rvtk_now();
+        if (g >= target || g_page->failed) { r = 1; break; }
+        __atomic_store_n(&t->in_wait, RVTK_WAIT_APP, __ATOMIC_RELEASE);
+        r = once(arg, slice(target - g, SLICE_MAX_NS));
+        if (r != 1) break;   /* ended for real */
+        /* our own re-check, not the application running: still blocked for the service */
+        __atomic_store_n(&t->in_wait, RVTK_WAIT_VIRTUAL, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    return r;
+}

@@ -1,0 +1,86 @@
+/* The clock page: the shared memory one emulation run's processes read virtual time from.
+ *
+ * Created by the timekeeper service (timekeeper/service.py mirrors this layout in timekeeper/page.py;
+ * change both together and bump RVTK_VERSION). Path: $REVATI_TIMEKEEPER (a file in /dev/shm).
+ *
+ * Virtual time G (ns) at any instant:
+ *     G = anchor_virtual_ns + cpu_scale * max over live processes p of (cpu_p(now) - procs[p].cpu_anchor_ns)
+ * where cpu_p is the process's CPU time (CLOCK_PROCESS_CPUTIME of its pid). So virtual time moves
+ * with the participants' own CPU progress, not with wall time: sharing cores slows every process's
+ * CPU progress alike and leaves virtual times unchanged. Readers take the anchor under the seqlock
+ * `seq` (odd while a writer updates) and need no message.
+ *
+ * Waiting: a thread that waits in virtual time claims a thread slot, sets `target` (its virtual
+ * deadline; RVTK_NO_TARGET when it only waits for another participant, e.g. an NCCL rendezvous),
+ * then `in_wait`, bumps `notify` (futex-woken for the service), and sleeps until G >= target:
+ *   RVTK_WAIT_VIRTUAL (2): a wait only the clock ends (sleeps, host syncs on GPU work). The thread
+ *       sleeps on the `generation` futex; it is blocked whatever its kernel state (it may wake to
+ *       re-check G).
+ *   RVTK_WAIT_APP (1): a timed wait on the application's own primitive (condition variable,
+ *       semaphore, poll/select/epoll) that another thread or process may end for real. The thread
+ *       waits on that primitive with short real timeouts, re-checking G in between; it counts as
+ *       blocked only while the kernel has it asleep (a real wake-up makes it runnable at once).
+ *
+ * Jumps: the service jumps when every thread of every live process is blocked: in a VIRTUAL wait,
+ * or asleep in the kernel (state S, unchanged run time and timeslices over two /proc scans; a woken
+ * thread is runnable at once, so a message or signal in flight always shows). It sets
+ * anchor_virtual_ns = min target (never below the current G), re-anchors every process's CPU time,
+ * bumps `generation` and futex-wakes it.
+ *
+ * Writers (the service's jump; a process registering or leaving, which re-anchors so that G never
+ * goes back) hold `lock` (a process-shared, robust mutex).
+ */
+#ifndef REVATI_CLOCK_H
+#define REVATI_CLOCK_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define RVTK_MAGIC 0x4b545652u   /* "RVTK" */
+#define RVTK_VERSION 1u
+#define RVTK_MAX_PROCS 64
+#define RVTK_MAX_THREADS 1024
+#define RVTK_NO_TARGET INT64_MAX
+
+enum { RVTK_PROC_FREE = 0, RVTK_PROC_LIVE = 1, RVTK_PROC_EXITED = 2 };
+enum { RVTK_RUNNING = 0, RVTK_WAIT_APP = 1, RVTK_WAIT_VIRTUAL = 2 };
+
+typedef struct rvtk_proc {
+    int32_t pid;
+    int32_t state;          /* RVTK_PROC_* */
+    int32_t exit_code;      /* valid when EXITED: the process sets it in exit()/_exit(); a process
+                               that vanishes while LIVE was killed or crashed */
+    int32_t parent_slot;    /* slot of the participant that started it, -1 for the first */
+    int64_t cpu_anchor_ns;  /* its CPU time at the last anchor */
+    char name[64];          /* command line, shortened: for error messages */
+} rvtk_proc;                /* 88 bytes */
+
+typedef struct rvtk_thread {
+    int32_t tid;            /* 0: slot free */
+    int32_t proc;           /* slot of its process */
+    uint32_t in_wait;       /* RVTK_RUNNING, RVTK_WAIT_APP or RVTK_WAIT_VIRTUAL */
+    uint32_t pad;
+    int64_t target;         /* virtual deadline of the current wait, or RVTK_NO_TARGET */
+    char what[48];          /* what it waits for, e.g. "clock_nanosleep", "cudaStreamSynchronize" */
+} rvtk_thread;              /* 72 bytes */
+
+typedef struct rvtk_page {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t seq;                 /* seqlock over the anchor fields */
+    uint32_t generation;          /* futex: bumped at every jump */
+    uint32_t notify;              /* futex: bumped when a thread starts a virtual wait */
+    uint32_t failed;              /* 1: the run failed; every wait returns and the process exits */
+    int64_t anchor_virtual_ns;
+    double cpu_scale;             /* virtual ns per ns of participant CPU time */
+    int64_t realtime_offset_ns;   /* CLOCK_REALTIME = G + realtime_offset_ns */
+    int64_t monotonic_offset_ns;  /* CLOCK_MONOTONIC (and BOOTTIME, raw, coarse) = G + this */
+    uint32_t nprocs;              /* highest used proc slot + 1 */
+    uint32_t nthreads;            /* highest used thread slot + 1 */
+    char fail_reason[512];
+    pthread_mutex_t lock;         /* 40 bytes on x86-64 glibc */
+    rvtk_proc procs[RVTK_MAX_PROCS];
+    rvtk_thread threads[RVTK_MAX_THREADS];
+} rvtk_page;
+
+#endif

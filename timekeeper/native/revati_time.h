@@ -1,0 +1,29 @@
+/* The native client of the timekeeper, inside every emulated process (compiled into the interposer
+ * core). Inactive (everything real) unless $REVATI_TIMEKEEPER names a clock page. */
+#ifndef REVATI_TIME_H
+#define REVATI_TIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+bool rvtk_active(void);
+int64_t rvtk_now(void);                       /* virtual time G, ns */
+int64_t rvtk_real_ns(clockid_t clock);        /* the real clock, past our own interposition */
+int64_t rvtk_clock_offset(clockid_t clock, bool *virtual_clock);   /* clock value = G + offset */
+
+/* Blocks until G >= target: for waits only the clock ends (sleeps, host syncs on GPU work). */
+void rvtk_wait_virtual(int64_t target, const char *what);
+
+/* A timed wait on the application's own primitive: `once` waits for real at most real_timeout_ns
+ * and returns 1 if that timed out, anything else if the wait ended for real. Returns once's result,
+ * or 1 when the virtual deadline passed first. */
+typedef int (*rvtk_once_fn)(void *arg, int64_t real_timeout_ns);
+int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg);
+
+/* One real wait on an application condition variable (never repeated: a signal between two real
+ * waits would be lost). A jump that reaches the target broadcasts `cond` to end it. */
+#include <pthread.h>
+int rvtk_wait_cond(int64_t target, const char *what, pthread_cond_t *cond, rvtk_once_fn once, void *arg);
+
+#endif
