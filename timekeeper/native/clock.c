@@ -262,6 +262,18 @@ void rvtk_wait_virtual(int64_t target, const char *what) {
     __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
 }
 
+void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what) {
+    rvtk_thread *t = thread_slot();
+    begin_wait(t, RVTK_NO_TARGET, what, RVTK_WAIT_VIRTUAL);
+    for (;;) {
+        uint32_t v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+        if (v >= until || g_page->failed) break;
+        struct timespec ts = {0, 100000000};   /* re-check now and then: the run may have failed */
+        syscall(SYS_futex, word, FUTEX_WAIT, v, &ts, NULL, 0);
+    }
+    __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+}
+
 /* ---------------- condition waits and the jump watcher ---------------- */
 static pthread_cond_t *g_conds[RVTK_MAX_THREADS];   /* per thread slot: the condvar it waits on */
 static pid_t g_watcher_pid;

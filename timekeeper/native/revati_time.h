@@ -21,6 +21,10 @@ void rvtk_wait_virtual(int64_t target, const char *what);
 typedef int (*rvtk_once_fn)(void *arg, int64_t real_timeout_ns);
 int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg);
 
+/* Blocks, with no virtual deadline of its own, until *word reaches `until` (another participant
+ * advances it and futex-wakes it). */
+void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what);
+
 /* One real wait on an application condition variable (never repeated: a signal between two real
  * waits would be lost). A jump that reaches the target broadcasts `cond` to end it. */
 #include <pthread.h>

@@ -143,7 +143,27 @@ void rv_apply_effect(const rv_effect *e) {
     else if (e->kind == RV_EFFECT_MEMSET) rv_memset_effect(e->dst, e->value, e->n, e->elem_size);
 }
 
+bool rv_shared_clock(void) { return rvtk_active(); }
+
+rv_ns rv_stream_earliest(rv_stream *s) {
+    pthread_mutex_lock(&rv_tl_lock);
+    rv_ns t = rv_sched_start(s, rv_host_now() + rv_cfg()->hw.launch_latency_ns);
+    pthread_mutex_unlock(&rv_tl_lock);
+    return t;
+}
+
+bool rv_stream_capturing(rv_stream *s) {
+    pthread_mutex_lock(&rv_tl_lock);
+    bool c = s->cap_graph != NULL;
+    pthread_mutex_unlock(&rv_tl_lock);
+    return c;
+}
+
 rv_ns rv_enqueue(rv_stream *s, const rv_op *op, rv_ns duration, const rv_effect *effect) {
+    return rv_enqueue_after(s, op, duration, effect, 0);
+}
+
+rv_ns rv_enqueue_after(rv_stream *s, const rv_op *op, rv_ns duration, const rv_effect *effect, rv_ns not_before) {
     if (duration < 0) duration = rv_predict(op);
     pthread_mutex_lock(&rv_tl_lock);
     if (s->cap_graph) {
@@ -153,6 +173,7 @@ rv_ns rv_enqueue(rv_stream *s, const rv_op *op, rv_ns duration, const rv_effect 
         return 0;
     }
     rv_ns start = rv_sched_start(s, rv_host_now() + rv_cfg()->hw.launch_latency_ns);
+    if (not_before > start) start = not_before;
     rv_sched_commit(s, start + duration);
     if (rv_trace_on()) rv_trace_op(op, s, s->id, start, duration);
     pthread_mutex_unlock(&rv_tl_lock);

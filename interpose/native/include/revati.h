@@ -165,6 +165,11 @@ typedef struct rv_effect {
     size_t elem_size;
 } rv_effect;
 rv_ns rv_enqueue(rv_stream *s, const rv_op *op, rv_ns duration, const rv_effect *effect);
+/* The same, starting no earlier than not_before (a collective's rendezvous). */
+rv_ns rv_enqueue_after(rv_stream *s, const rv_op *op, rv_ns duration, const rv_effect *effect, rv_ns not_before);
+/* When new work on s could start now: after the stream's work and the host's launch. */
+rv_ns rv_stream_earliest(rv_stream *s);
+bool rv_stream_capturing(rv_stream *s);
 /* A host function that runs when the stream reaches it (on the interposer's callback thread). */
 int rv_enqueue_host_fn(rv_stream *s, void (*fn)(void *), void *arg);
 
@@ -182,9 +187,14 @@ bool rv_event_done(rv_event *e);
 void rv_event_sync(rv_event *e);
 int rv_event_elapsed_ms(float *ms, rv_event *start, rv_event *end); /* 0 ok, -1 not recorded, -2 not ready */
 
-/* ---------- host clock (process-local until the timekeeper owns it) ---------- */
+/* ---------- host clock: the timekeeper's shared virtual clock in an emulation run ---------- */
 rv_ns rv_host_now(void);
 void rv_host_wait_until(rv_ns t);
+bool rv_shared_clock(void);   /* an emulation run's timekeeper owns the clock */
+
+/* Cross-process rendezvous of the n ranks of one collective (key names it in every process): returns
+ * the latest rank's arrival. The caller's thread waits, in virtual time, for the last rank. */
+rv_ns rv_rendezvous(uint64_t key, int nranks, rv_ns arrival, const char *what);
 
 /* ---------- CUDA graphs ---------- */
 typedef struct rv_graph rv_graph;
