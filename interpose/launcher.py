@@ -1,5 +1,6 @@
 """Runs commands on virtual GPUs: the environment that puts the fake CUDA libraries under an
-unmodified program, plus the predictor service its kernels are timed by.
+unmodified program, plus the predictor service its kernels are timed by and the timekeeper whose
+virtual clock they run on.
 
     with VirtualGPUs(VirtualGPUConfig(gpu="h100", gpus=2)) as v:
         subprocess.run(cmd, env=v.env())
@@ -9,16 +10,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from predictors import PredictorServer, create, load
 from predictors.catalog import Hardware
+from timekeeper import calibrate
+from timekeeper.service import Timekeeper
 
 from . import build as native_build
 
 LIB_DIR = native_build.DEFAULT_OUT
+RUN_FAILED = 125   # run()'s exit code when the timekeeper failed the run (as `timeout` and `env` use it)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class VirtualGPUConfig:
     real_alloc_max: int | None = None  # device allocations up to this many bytes are real memory
     cuda_major: int = native_build.DEFAULT_MAJOR   # which CUDA's SONAMEs and ABI the fakes have
     lib_dir: Path | None = None        # default: interpose/lib (CUDA 13), interpose/lib-cu12
+    timekeeper: bool = True            # virtual clocks; False: programs run on real time
+    cpu_scale: float | None = None     # virtual ns per CPU ns here; None: calibrated, else default for gpu
 
 
 def ensure_built(lib_dir: Path | None = None, cuda_major: int = native_build.DEFAULT_MAJOR) -> Path:
@@ -68,6 +75,8 @@ class VirtualGPUs:
         self.hardware: Hardware = load(config.gpu)
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._server: PredictorServer | None = None
+        self.timekeeper: Timekeeper | None = None
+        self._group: int | None = None   # process group of the command run() is running
 
     def __enter__(self) -> VirtualGPUs:
         self.lib_dir = ensure_built(self.config.lib_dir, self.config.cuda_major)
@@ -80,9 +89,17 @@ class VirtualGPUs:
         self._server.start()
         if self.config.trace_dir:
             Path(self.config.trace_dir).mkdir(parents=True, exist_ok=True)
+        if self.config.timekeeper:
+            scale = self.config.cpu_scale
+            if scale is None:
+                scale = calibrate.cpu_scale(self.hardware.key)[0]
+            self.timekeeper = Timekeeper(scale, run_dir=run_dir, on_failure=lambda _reason: self._kill_group())
+            self.timekeeper.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.timekeeper:
+            self.timekeeper.close()
         if self._server:
             self._server.close()
         if self._dir:
@@ -106,14 +123,35 @@ class VirtualGPUs:
             env.pop("REVATI_TRACE_DIR", None)
         if self.config.real_alloc_max is not None:
             env["REVATI_REAL_ALLOC_MAX"] = str(self.config.real_alloc_max)
+        env.pop("REVATI_TIMEKEEPER", None)
+        if self.timekeeper:
+            env.update(self.timekeeper.env())
         return env
 
     def run(self, cmd: list[str], **kwargs: object) -> int:
-        """Runs cmd to completion on the virtual GPUs; Ctrl-C and SIGTERM reach the child."""
-        proc = subprocess.Popen(cmd, env=self.env(), **kwargs)  # type: ignore[call-overload]
-        forward = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in (signal.SIGINT, signal.SIGTERM)}
+        """Runs cmd to completion on the virtual GPUs, in a process group of its own; Ctrl-C and
+        SIGTERM reach the group. If the timekeeper fails the run, the group is killed and the result
+        is RUN_FAILED, the reason printed to stderr. What the command leaves running is killed at
+        its end: once the timekeeper closes, its virtual waits would never end."""
+        proc = subprocess.Popen(cmd, env=self.env(), start_new_session=True, **kwargs)  # type: ignore[call-overload]
+        self._group = proc.pid
+        forward = {s: signal.signal(s, lambda n, _f: self._kill_group(n)) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            return proc.wait()
+            code: int = proc.wait()
         finally:
             for s, h in forward.items():
                 signal.signal(s, h)
+            self._kill_group()
+            self._group = None
+        reason = self.timekeeper.failure if self.timekeeper else None
+        if reason is None:
+            return code
+        print(f"revati-search: the run failed: {reason}", file=sys.stderr)
+        return code if code > 0 else RUN_FAILED
+
+    def _kill_group(self, sig: int = signal.SIGKILL) -> None:
+        if self._group is not None:
+            try:
+                os.killpg(self._group, sig)
+            except ProcessLookupError:
+                pass

@@ -24,6 +24,9 @@ def run(
     predictor: Annotated[str, typer.Option(help="Duration model: roofline, or fixed:<time> such as fixed:1ms.")] = "roofline",
     strict: Annotated[bool, typer.Option(help="Fail on any CUDA call that has no emulated behaviour.")] = False,
     real_alloc_max: Annotated[Optional[int], typer.Option(help="Device allocations up to this many bytes are backed by real memory (default 20 MiB).")] = None,
+    cuda_major: Annotated[int, typer.Option(min=12, max=13, help="CUDA major of the fake libraries: 13, or 12 for programs built against CUDA 12 (libcudart.so.12, ...).")] = 13,
+    timekeeper: Annotated[bool, typer.Option("--timekeeper/--no-timekeeper", help="Virtual clocks (libc time and timed waits); off: the command runs on real time.")] = True,
+    cpu_scale: Annotated[Optional[float], typer.Option(min=1e-6, help="Virtual ns per ns of CPU time here (default: `revati-search calibrate`'s result, else a stored default for --gpu).")] = None,
 ) -> None:
     """Run COMMAND on virtual GPUs:  revati-search run [OPTIONS] -- COMMAND [ARGS]..."""
     from interpose.launcher import VirtualGPUConfig, VirtualGPUs
@@ -37,12 +40,41 @@ def run(
     except KeyError as e:
         raise typer.BadParameter(str(e.args[0]), param_hint="--gpu") from None
     config = VirtualGPUConfig(gpu=gpu, gpus=gpus, predictor=predictor, trace_dir=trace, strict=strict,
-                              real_alloc_max=real_alloc_max)
-    with VirtualGPUs(config) as v:
-        code = v.run(cmd)
+                              real_alloc_max=real_alloc_max, cuda_major=cuda_major, timekeeper=timekeeper,
+                              cpu_scale=cpu_scale)
+    from interpose.build import BuildError
+    try:
+        with VirtualGPUs(config) as v:
+            code = v.run(cmd)
+    except BuildError as e:   # e.g. no CUDA 12 headers to build the --cuda-major 12 libraries with
+        typer.echo(f"revati-search: cannot build the fake CUDA {cuda_major} libraries: {e}", err=True)
+        raise typer.Exit(2) from None
     if trace:
         typer.echo(f"traces and API counts: {trace}", err=True)
     raise typer.Exit(code)
+
+
+@app.command()
+def calibrate(
+    target: Annotated[Optional[str], typer.Option(help="Target GPU host (h100, h200); default: every one with reference timings.")] = None,
+) -> None:
+    """Measure this host's CPU speed against the target GPU hosts and cache the virtual-time
+    cpu_scale that `revati-search run` uses here."""
+    from timekeeper import calibrate as cal
+
+    known = cal.targets()
+    if target is not None and target not in known:
+        raise typer.BadParameter(f"no reference CPU timings for {target!r}; known: {', '.join(known)}", param_hint="--target")
+    here = cal.measure()
+    torch_part = f", torch ops {here.torch_ops_s * 1e3:.1f} ms" if here.torch_ops_s is not None else " (torch not importable)"
+    typer.echo(f"this host ({here.cpu_model}): python loop {here.python_loop_s * 1e3:.1f} ms{torch_part}")
+    for name in [target] if target else known:
+        ref = cal.reference(name)
+        value = cal.scale(ref, here)
+        path = cal.save(name, value, here)
+        typer.echo(f"{name}: cpu_scale {value:.4f} (target host: python loop {ref.python_loop_s * 1e3:.1f} ms"
+                   + (f", torch ops {ref.torch_ops_s * 1e3:.1f} ms" if ref.torch_ops_s is not None else "") + ")")
+    typer.echo(f"saved to {path}")
 
 
 @app.command()

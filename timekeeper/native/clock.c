@@ -38,6 +38,11 @@ int64_t rvtk_real_ns(clockid_t clock) {
 
 bool rvtk_active(void) { return g_page != NULL; }
 
+void *rvtk_libc(const char *name) {
+    void *p = dlsym(RTLD_NEXT, name);
+    return p ? p : dlsym(RTLD_DEFAULT, name);
+}
+
 static int64_t cpu_of(pid_t pid) {
     clockid_t id = pid == g_pid ? CLOCK_PROCESS_CPUTIME_ID : (clockid_t)(((~(unsigned)pid) << 3) | 2);
     struct timespec ts;
@@ -45,9 +50,16 @@ static int64_t cpu_of(pid_t pid) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static bool g_fork_pending;   /* a forked child joins on first use (it may only be about to exec) */
+static void register_process(void);
+
 /* G from a consistent snapshot of the anchors (seqlock). */
 int64_t rvtk_now(void) {
     rvtk_page *p = g_page;
+    if (__builtin_expect(g_fork_pending, 0)) {
+        g_fork_pending = false;
+        register_process();
+    }
     int32_t pids[RVTK_MAX_PROCS];
     int64_t anchors[RVTK_MAX_PROCS];
     int n;
@@ -187,6 +199,7 @@ static void release_slot(void *unused) {
 
 static rvtk_thread *thread_slot(void) {
     if (t_slot >= 0) return &g_page->threads[t_slot];
+    if (g_fork_pending) rvtk_now();   /* registers the forked child */
     int32_t tid = (int32_t)syscall(SYS_gettid);
     for (int i = 0; i < RVTK_MAX_THREADS; i++) {
         int32_t free_tid = 0;
@@ -208,11 +221,12 @@ static rvtk_thread *thread_slot(void) {
 
 static void after_fork_child(void) {
     t_slot = -1;   /* the forking thread's slot belongs to the parent */
-    if (g_page) register_process();
+    g_proc = -1;
+    g_fork_pending = g_page != NULL;
 }
 
 __attribute__((constructor(101))) static void rvtk_init(void) {
-    g_real_clock_gettime = (clock_gettime_fn)dlsym(RTLD_NEXT, "clock_gettime");
+    g_real_clock_gettime = (clock_gettime_fn)rvtk_libc("clock_gettime");
     const char *path = getenv("REVATI_TIMEKEEPER");
     if (!path || !*path) return;
     int fd = open(path, O_RDWR | O_CLOEXEC);

@@ -23,7 +23,7 @@
 #include "revati_time.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define REAL(name) static __typeof__(name) *real_##name; if (!real_##name) real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+#define REAL(name) static __typeof__(name) *real_##name; if (!real_##name) real_##name = (__typeof__(name) *)rvtk_libc(#name)
 
 static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
 static struct timespec ns_ts(int64_t ns) { return (struct timespec){ns / 1000000000, ns % 1000000000}; }

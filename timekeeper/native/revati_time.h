@@ -8,6 +8,9 @@
 #include <time.h>
 
 bool rvtk_active(void);
+/* libc's own definition of a function we interpose: the next one after us when we are preloaded,
+ * else the first in the global scope (libc, loaded before us). */
+void *rvtk_libc(const char *name);
 int64_t rvtk_now(void);                       /* virtual time G, ns */
 int64_t rvtk_real_ns(clockid_t clock);        /* the real clock, past our own interposition */
 int64_t rvtk_clock_offset(clockid_t clock, bool *virtual_clock);   /* clock value = G + offset */

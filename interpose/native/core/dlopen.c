@@ -59,7 +59,10 @@ typedef void *(*dlopen_fn)(const char *, int);
 static dlopen_fn g_real;
 
 RV_EXPORT void *dlopen(const char *path, int flags) {
-    if (RV_UNLIKELY(!g_real)) g_real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+    if (RV_UNLIKELY(!g_real)) {   /* libc's: next after us when preloaded, else first in scope */
+        g_real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+        if (!g_real) g_real = (dlopen_fn)dlsym(RTLD_DEFAULT, "dlopen");
+    }
     char buf[PATH_MAX];
     if (path && strstr(path, "lib") && fake_for(path, buf, sizeof buf)) path = buf;
     return g_real(path, flags);   /* tail call: the caller's return address reaches glibc */

@@ -9,6 +9,13 @@
 
 #include "revati.h"
 
+#if RV_CUDA_MAJOR < 13
+/* CUDA 12 headers rename these two to the _v2 that 12-built callers link; libcudart.so.12 also exports
+ * the unversioned (CUDA 11 ABI) entry points, reached by dlsym/ctypes: both are defined below. */
+#undef cudaGetDeviceProperties
+#undef cudaStreamGetCaptureInfo
+#endif
+
 #define STR2(x) #x
 #define STR(x) STR2(x)
 #define LIB "libcudart.so." STR(RV_CUDA_MAJOR)
@@ -33,8 +40,11 @@ static rv_stream *S_pt(cudaStream_t h) { return rv_stream_resolve((void *)h, tru
 #define STREAM_OR_FAIL(var, h) rv_stream *var = S(h); if (!var) return fail(cudaErrorInvalidResourceHandle)
 
 /* ---------------- versions and errors ---------------- */
-cudaError_t cudaRuntimeGetVersion(int *v) { API; *v = RV_CUDA_MAJOR * 1000; return cudaSuccess; }
-cudaError_t cudaDriverGetVersion(int *v) { API; *v = RV_CUDA_MAJOR * 1000; return cudaSuccess; }
+/* The runtime is the version of the headers built against (13000; 12090 for the 12.9 wheel the CUDA 12
+ * ABI lists come from); the driver is the r580 one both configurations model, which reports 13000
+ * under a CUDA 12 runtime too (measured: predictors/hardware/measured/h200-cu12-props.json). */
+cudaError_t cudaRuntimeGetVersion(int *v) { API; *v = CUDART_VERSION; return cudaSuccess; }
+cudaError_t cudaDriverGetVersion(int *v) { API; *v = 13000; return cudaSuccess; }
 cudaError_t cudaGetLastError(void) { API; cudaError_t e = t_last; t_last = cudaSuccess; return e; }
 cudaError_t cudaPeekAtLastError(void) { API; return t_last; }
 
@@ -210,6 +220,16 @@ static void fill_props(struct cudaDeviceProp *p, int d) {
     p->ipcEventSupported = attr(cudaDevAttrIpcEventSupport);
     p->clusterLaunch = attr(cudaDevAttrClusterLaunch);
     p->unifiedFunctionPointers = attr(129) /* CU_DEVICE_ATTRIBUTE_UNIFIED_FUNCTION_POINTERS */;
+#if RV_CUDA_MAJOR < 13   /* fields CUDA 13 removed from cudaDeviceProp */
+    p->clockRate = attr(cudaDevAttrClockRate);
+    p->deviceOverlap = attr(cudaDevAttrGpuOverlap);
+    p->kernelExecTimeoutEnabled = attr(cudaDevAttrKernelExecTimeout);
+    p->computeMode = attr(cudaDevAttrComputeMode);
+    p->maxTexture1DLinear = attr(cudaDevAttrMaxTexture1DLinearWidth);
+    p->memoryClockRate = attr(cudaDevAttrMemoryClockRate);
+    p->singleToDoublePrecisionPerfRatio = attr(cudaDevAttrSingleToDoublePrecisionPerfRatio);
+    p->cooperativeMultiDeviceLaunch = attr(cudaDevAttrCooperativeMultiDeviceLaunch);
+#else                    /* fields new in CUDA 13 */
     p->deviceNumaConfig = attr(cudaDevAttrNumaConfig);
     p->deviceNumaId = attr(cudaDevAttrNumaId);
     p->mpsEnabled = attr(cudaDevAttrMpsEnabled);
@@ -217,14 +237,30 @@ static void fill_props(struct cudaDeviceProp *p, int d) {
     p->gpuPciDeviceID = (unsigned)attr(cudaDevAttrGpuPciDeviceId);
     p->gpuPciSubsystemID = (unsigned)attr(cudaDevAttrGpuPciSubsystemId);
     p->hostNumaMultinodeIpcSupported = attr(cudaDevAttrHostNumaMultinodeIpcSupported);
+#endif
 }
 
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
     API;
     if (!rv_device_valid(d)) return fail(cudaErrorInvalidDevice);
+#if RV_CUDA_MAJOR < 13
+    /* the CUDA 11 struct: the real 12 runtime writes only the fields before hostRegisterSupported */
+    struct cudaDeviceProp full;
+    fill_props(&full, d);
+    memcpy(p, &full, offsetof(struct cudaDeviceProp, hostRegisterSupported));
+#else
+    fill_props(p, d);
+#endif
+    return cudaSuccess;
+}
+#if RV_CUDA_MAJOR < 13
+cudaError_t cudaGetDeviceProperties_v2(struct cudaDeviceProp *p, int d) {
+    API;
+    if (!rv_device_valid(d)) return fail(cudaErrorInvalidDevice);
     fill_props(p, d);
     return cudaSuccess;
 }
+#endif
 
 cudaError_t cudaDeviceCanAccessPeer(int *can, int d, int peer) {
     API;
@@ -447,9 +483,18 @@ cudaError_t cudaMemset2DAsync(void *d, size_t pitch, int v, size_t w, size_t h, 
     fill(d, v, 0, 1, st);
     return cudaSuccess;
 }
+#if RV_CUDA_MAJOR >= 13
 cudaError_t cudaMemPrefetchAsync(const void *p, size_t n, struct cudaMemLocation loc, unsigned int flags, cudaStream_t s) {
     API; (void)p; (void)n; (void)loc; (void)flags; (void)s; return cudaSuccess;
 }
+#else   /* CUDA 12: the location form is _v2; the unversioned one takes a device ordinal */
+cudaError_t cudaMemPrefetchAsync_v2(const void *p, size_t n, struct cudaMemLocation loc, unsigned int flags, cudaStream_t s) {
+    API; (void)p; (void)n; (void)loc; (void)flags; (void)s; return cudaSuccess;
+}
+cudaError_t cudaMemPrefetchAsync(const void *p, size_t n, int dst, cudaStream_t s) {
+    API; (void)p; (void)n; (void)dst; (void)s; return cudaSuccess;
+}
+#endif
 
 /* ---------------- symbols (__device__ / __constant__ variables) ---------------- */
 static void *symbol(const void *sym, size_t *size) { return rv_var_device_ptr(sym, size); }
@@ -575,12 +620,15 @@ cudaError_t cudaEventQuery(cudaEvent_t e) {
     if (!rv_event_valid((rv_event *)e)) return fail(cudaErrorInvalidResourceHandle);
     return rv_event_done((rv_event *)e) ? cudaSuccess : cudaErrorNotReady;
 }
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
-    API;
+static cudaError_t elapsed(float *ms, cudaEvent_t a, cudaEvent_t b) {
     if (!rv_event_valid((rv_event *)a) || !rv_event_valid((rv_event *)b)) return fail(cudaErrorInvalidResourceHandle);
     int r = rv_event_elapsed_ms(ms, (rv_event *)a, (rv_event *)b);
     return r == 0 ? cudaSuccess : r == -2 ? fail(cudaErrorNotReady) : fail(cudaErrorInvalidResourceHandle);
 }
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) { API; return elapsed(ms, a, b); }
+#if RV_CUDA_MAJOR < 13   /* CUDA 12.8+: same call; CUDA 13 renamed it back to the base name */
+cudaError_t cudaEventElapsedTime_v2(float *ms, cudaEvent_t a, cudaEvent_t b) { API; return elapsed(ms, a, b); }
+#endif
 
 /* ---------------- kernels: registration and launch ---------------- */
 typedef struct { dim3 grid, block; size_t shmem; cudaStream_t stream; } call_config;
@@ -761,6 +809,7 @@ static cudaError_t capture_info(rv_stream *s, enum cudaStreamCaptureStatus *st, 
     if (n) *n = 0;
     return cudaSuccess;
 }
+#if RV_CUDA_MAJOR >= 13
 cudaError_t cudaStreamGetCaptureInfo(cudaStream_t h, enum cudaStreamCaptureStatus *st, unsigned long long *id, cudaGraph_t *g,
                                      const cudaGraphNode_t **deps, const cudaGraphEdgeData **edges, size_t *n) {
     API;
@@ -771,6 +820,36 @@ cudaError_t cudaStreamGetCaptureInfo_ptsz(cudaStream_t h, enum cudaStreamCapture
     API;
     return capture_info(S_pt(h), st, id, g, deps, edges, n);
 }
+#else   /* CUDA 12: the form with edge data is _v3, _v2 has none, the unversioned one is CUDA 11's */
+cudaError_t cudaStreamGetCaptureInfo_v3(cudaStream_t h, enum cudaStreamCaptureStatus *st, unsigned long long *id, cudaGraph_t *g,
+                                        const cudaGraphNode_t **deps, const cudaGraphEdgeData **edges, size_t *n) {
+    API;
+    return capture_info(S(h), st, id, g, deps, edges, n);
+}
+cudaError_t cudaStreamGetCaptureInfo_v3_ptsz(cudaStream_t h, enum cudaStreamCaptureStatus *st, unsigned long long *id, cudaGraph_t *g,
+                                             const cudaGraphNode_t **deps, const cudaGraphEdgeData **edges, size_t *n) {
+    API;
+    return capture_info(S_pt(h), st, id, g, deps, edges, n);
+}
+cudaError_t cudaStreamGetCaptureInfo_v2(cudaStream_t h, enum cudaStreamCaptureStatus *st, unsigned long long *id, cudaGraph_t *g,
+                                        const cudaGraphNode_t **deps, size_t *n) {
+    API;
+    return capture_info(S(h), st, id, g, deps, NULL, n);
+}
+cudaError_t cudaStreamGetCaptureInfo_v2_ptsz(cudaStream_t h, enum cudaStreamCaptureStatus *st, unsigned long long *id, cudaGraph_t *g,
+                                             const cudaGraphNode_t **deps, size_t *n) {
+    API;
+    return capture_info(S_pt(h), st, id, g, deps, NULL, n);
+}
+cudaError_t cudaStreamGetCaptureInfo(cudaStream_t h, enum cudaStreamCaptureStatus *st, unsigned long long *id) {
+    API;
+    return capture_info(S(h), st, id, NULL, NULL, NULL, NULL);
+}
+cudaError_t cudaStreamGetCaptureInfo_ptsz(cudaStream_t h, enum cudaStreamCaptureStatus *st, unsigned long long *id) {
+    API;
+    return capture_info(S_pt(h), st, id, NULL, NULL, NULL, NULL);
+}
+#endif
 cudaError_t cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode *m) {
     API;
     static __thread enum cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
