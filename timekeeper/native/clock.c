@@ -188,6 +188,43 @@ __attribute__((visibility("default"))) void _exit(int code) {
 }
 __attribute__((visibility("default"))) void _Exit(int code) { _exit(code); }
 
+/* A participant that stops another (a pool shutting down its workers) marks it as exited first,
+ * so that its death is an orderly end, not a crash. */
+static bool fatal_signal(int sig) {
+    return sig == SIGKILL || sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
+}
+
+static void mark_stopped(pid_t pid, pid_t pgrp, int sig) {
+    if (!g_page || !fatal_signal(sig)) return;
+    lock_page();
+    for (uint32_t i = 0; i < g_page->nprocs; i++) {
+        rvtk_proc *pr = &g_page->procs[i];
+        if (pr->state != RVTK_PROC_LIVE || pr->pid == getpid()) continue;
+        if (pr->pid == pid || (pgrp > 0 && getpgid(pr->pid) == pgrp)) {
+            __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+            pr->exit_code = 128 + sig;
+            pr->state = RVTK_PROC_EXITED;
+            __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+        }
+    }
+    unlock_page();
+}
+
+__attribute__((visibility("default"))) int kill(pid_t pid, int sig) {
+    static int (*real_kill)(pid_t, int);
+    if (!real_kill) real_kill = (int (*)(pid_t, int))rvtk_libc("kill");
+    if (pid > 0) mark_stopped(pid, 0, sig);
+    else if (pid < -1) mark_stopped(0, -pid, sig);
+    return real_kill(pid, sig);
+}
+
+__attribute__((visibility("default"))) int killpg(pid_t pgrp, int sig) {
+    static int (*real_killpg)(pid_t, int);
+    if (!real_killpg) real_killpg = (int (*)(pid_t, int))rvtk_libc("killpg");
+    mark_stopped(0, pgrp, sig);
+    return real_killpg(pgrp, sig);
+}
+
 static void release_slot(void *unused) {
     (void)unused;
     if (t_slot >= 0 && g_page) {

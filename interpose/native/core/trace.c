@@ -89,9 +89,11 @@ void rv_trace_op(const rv_op *op, rv_stream *lane_stream, uint64_t lane, rv_ns s
                 op->u.gemm.epilogue ? op->u.gemm.epilogue : "none");
         break;
     case RV_OP_ATTENTION:
-        fprintf(g_f, ",\"batch\":%lld,\"heads\":%lld,\"kv_heads\":%lld,\"q_len\":%lld,\"kv_len\":%lld,\"head_dim\":%lld,\"causal\":%s,\"dtype\":\"%s\"",
+        fprintf(g_f, ",\"batch\":%lld,\"heads\":%lld,\"kv_heads\":%lld,\"q_len\":%lld,\"kv_len\":%lld,\"head_dim\":%lld,"
+                     "\"head_dim_v\":%lld,\"causal\":%s,\"dtype\":\"%s\"",
                 (long long)op->u.attn.batch, (long long)op->u.attn.heads, (long long)op->u.attn.kv_heads,
                 (long long)op->u.attn.q_len, (long long)op->u.attn.kv_len, (long long)op->u.attn.head_dim,
+                (long long)op->u.attn.head_dim_v,
                 op->u.attn.causal ? "true" : "false", op->u.attn.dtype ? op->u.attn.dtype : "?");
         break;
     case RV_OP_MEMCPY:

@@ -18,7 +18,11 @@
  *     non-virtual tensors.
  *
  * cudnnBackendExecute only copies that op and enqueues it on the handle's stream (hot path).
- * Set REVATI_CUDNN_LOG=1 to log every backend call.
+ * The legacy descriptor API torch still uses (batch norm, v7 convolutions) is at the end.
+ *
+ * Environment: REVATI_CUDNN_LOG=1 logs every backend call and each recognised graph;
+ * REVATI_CUDNN_VERSION=91200 (say) claims an older cuDNN so cudnn-frontend builds the graphs it
+ * builds for that version (torch then needs PYTORCH_SKIP_CUDNN_COMPATIBILITY_CHECK=1).
  */
 #define _GNU_SOURCE
 #include "revati.h"
@@ -667,14 +671,13 @@ static bool recognise_composite_attention(const oplist *ops, plan *p) {
     tinfo q = tensor_info(attr_desc(s_mm, CUDNN_ATTR_OPERATION_MATMUL_ADESC, 0));
     tinfo kt = tensor_info(attr_desc(s_mm, CUDNN_ATTR_OPERATION_MATMUL_BDESC, 0));
     if (!q.ok || !kt.ok || q.nd != 4 || kt.nd != 4) return false;
-    int64_t dv = q.dim[3], hv = kt.dim[1];
+    int64_t dv = q.dim[3];   /* the backward's head_dim_v: taken equal to head_dim */
     if (nmm == 2) {
-        /* O = P.V: the other matmul (its output is the graph's non-virtual O) */
+        /* O = P.V: the other matmul */
         o_mm = mm[0] == s_mm ? mm[1] : mm[0];
         tinfo v = tensor_info(attr_desc(o_mm, CUDNN_ATTR_OPERATION_MATMUL_BDESC, 0));
-        if (v.ok && v.nd == 4) { dv = v.dim[3]; hv = v.dim[1]; }
+        if (v.ok && v.nd == 4) dv = v.dim[3];
     }
-    (void)hv;
     attention_op(&p->op, "cudnn", q.dim[0], q.dim[1], kt.dim[1], q.dim[2], kt.dim[3], q.dim[3], dv,
                  has_causal_mask(ops), q.dtype);
     if (nmm > 2) attention_backward(p);
@@ -716,6 +719,21 @@ static bool recognise_matmul(const bdesc *op, plan *p) {
 
 /* Convolutions as their implicit GEMM. x: [n, c, spatial...], w: [k, c/groups, filter...],
  * y: [n, k, out spatial...] (dims are logical NCHW order whatever the strides). */
+/* what: conv_fwd (y = x * w), conv_dgrad (x = y *T w) or conv_wgrad (w = x *T y); x: [n, c, spatial],
+ * w: [k, c/groups, filter], y: [n, k, out spatial] (logical NCHW order whatever the strides). */
+static bool conv_gemm(plan *p, const char *what, int xnd, const int64_t *x, int wnd, const int64_t *w, int ynd,
+                      const int64_t *y, int xdt, int wdt, int ydt, int compute, int64_t groups) {
+    if (xnd < 3 || wnd != xnd || ynd != xnd) return false;
+    if (groups < 1) groups = w[1] > 0 && x[1] % w[1] == 0 ? x[1] / w[1] : 1;
+    int64_t npq = y[0], nhw = x[0], rs = 1;
+    for (int i = 2; i < xnd; i++) { npq *= y[i]; nhw *= x[i]; rs *= w[i]; }
+    int64_t kg = y[1] / groups, cg = w[1];
+    if (!strcmp(what, "conv_fwd")) gemm_op(p, npq, kg, cg * rs, groups, xdt, wdt, ydt, compute, what);
+    else if (!strcmp(what, "conv_dgrad")) gemm_op(p, nhw, cg, kg * rs, groups, ydt, wdt, xdt, compute, what);
+    else gemm_op(p, kg, cg * rs, npq, groups, ydt, xdt, wdt, compute, what);
+    return true;
+}
+
 static bool recognise_conv(const bdesc *op, plan *p) {
     int ax, aw, ay, ac;
     const char *what;
@@ -734,19 +752,9 @@ static bool recognise_conv(const bdesc *op, plan *p) {
         what = "conv_wgrad"; break;
     }
     tinfo x = tensor_info(attr_desc(op, ax, 0)), w = tensor_info(attr_desc(op, aw, 0)), y = tensor_info(attr_desc(op, ay, 0));
-    if (!x.ok || !w.ok || !y.ok || x.nd < 3 || w.nd != x.nd || y.nd != x.nd) return false;
-    int64_t groups = w.dim[1] > 0 && x.dim[1] % w.dim[1] == 0 ? x.dim[1] / w.dim[1] : 1;
-    int64_t npq = y.dim[0], nhw = x.dim[0], rs = 1;
-    for (int i = 2; i < x.nd; i++) { npq *= y.dim[i]; nhw *= x.dim[i]; rs *= w.dim[i]; }
-    int64_t kg = y.dim[1] / groups, cg = w.dim[1];
+    if (!x.ok || !w.ok || !y.ok) return false;
     int comp = (int)attr_i64(attr_desc(op, ac, 0), CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_DATA_FLOAT);
-    if (op->type == CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR)
-        gemm_op(p, npq, kg, cg * rs, groups, x.dtype, w.dtype, y.dtype, comp, what);
-    else if (op->type == CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR)
-        gemm_op(p, nhw, cg, kg * rs, groups, y.dtype, w.dtype, x.dtype, comp, what);
-    else
-        gemm_op(p, kg, cg * rs, npq, groups, y.dtype, x.dtype, w.dtype, comp, what);
-    return true;
+    return conv_gemm(p, what, x.nd, x.dim, w.nd, w.dim, y.nd, y.dim, x.dtype, w.dtype, y.dtype, comp, 0);
 }
 
 /* Anything else: a kernel named after its operations ("cudnn:matmul+pointwise"), sized so the
@@ -786,7 +794,28 @@ static void generic_kernel(const oplist *ops, plan *p) {
     p->op.u.kernel.block[1] = p->op.u.kernel.block[2] = 1;
 }
 
-static void recognise(const bdesc *graph, plan *p) {
+static void recognise_ops(const bdesc *graph, plan *p, bool log);
+
+/* engine: the global index of the engine the plan runs (1: the TF32 engine of an f32 GEMM). */
+static void recognise(const bdesc *graph, int64_t engine, plan *p) {
+    recognise_ops(graph, p, true);
+    if (engine == 1 && p->op.kind == RV_OP_GEMM && !strcmp(p->op.u.gemm.compute, "f32")) {
+        p->op.u.gemm.compute = "f32_fast_tf32";
+        p->price_op.u.gemm.compute = "f32_fast_tf32";
+    }
+}
+
+/* Engines offered for a graph: engine 0 computes as the graph says. An f32 convolution or matmul
+ * also gets engine 1, the TF32 tensor-core engine (numerical note TENSOR_CORE), offered first as
+ * cuDNN's heuristics do; torch drops it when torch.backends.cudnn.allow_tf32 is off, so the engine
+ * a plan runs tells the math it uses. */
+static int engine_count(const bdesc *graph) {
+    plan p;
+    recognise_ops(graph, &p, false);
+    return p.op.kind == RV_OP_GEMM && !strcmp(p.op.u.gemm.dtype_a, "f32") && !strcmp(p.op.u.gemm.dtype_b, "f32") ? 2 : 1;
+}
+
+static void recognise_ops(const bdesc *graph, plan *p, bool log) {
     memset(p, 0, sizeof *p);
     oplist ops = {.n = 0};
     ops_of_graph(graph, &ops);
@@ -794,15 +823,20 @@ static void recognise(const bdesc *graph, plan *p) {
     for (int i = 0; i < ops.n; i++) {
         const bdesc *op = ops.op[i];
         if ((op->type == CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR ||
-             op->type == CUDNN_BACKEND_OPERATION_SDPA_BWD_DESCRIPTOR) && recognise_sdpa_op(op, p))
+             op->type == CUDNN_BACKEND_OPERATION_SDPA_BWD_DESCRIPTOR) && recognise_sdpa_op(op, p)) {
+            if (log) DLOG("graph %p: attention from the %s operation", (const void *)graph, op_type_name(op->type));
             return;
+        }
         if (op->type == CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR) nmm++;
         else if (op->type >= CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR &&
                  op->type <= CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR) nconv++;
         else if (op->type != CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR &&
                  op->type != CUDNN_BACKEND_OPERATION_RESHAPE_DESCRIPTOR) nother++;
     }
-    if (recognise_composite_attention(&ops, p)) return;
+    if (recognise_composite_attention(&ops, p)) {
+        if (log) DLOG("graph %p: composite attention (%d matmuls, %d operations)", (const void *)graph, nmm, ops.n);
+        return;
+    }
     /* one matmul or one convolution, possibly with pointwise prologue/epilogue (bias, activation) */
     for (int i = 0; i < ops.n && nother == 0 && nmm + nconv == 1; i++) {
         const bdesc *op = ops.op[i];
@@ -845,7 +879,8 @@ static int plan_json(const plan *p, char *buf, size_t size) {
 
 static const char *known_str(const char *s) {
     static const char *const known[] = {"f32", "f16", "bf16", "f8e4m3", "f8e5m2", "f64", "i8", "i32", "none",
-                                        "matmul", "conv_fwd", "conv_dgrad", "conv_wgrad", "cudnn", "cudnn bwd"};
+                                        "matmul", "conv_fwd", "conv_dgrad", "conv_wgrad", "cudnn", "cudnn bwd",
+                                        "f32_fast_tf32"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (!strcmp(known[i], s)) return known[i];
     return rv_intern(s);
@@ -952,20 +987,25 @@ cudnnStatus_t cudnnBackendSetAttribute(cudnnBackendDescriptor_t descriptor, cudn
     return st;
 }
 
-/* Heuristics: one engine configuration (engine 0, no knobs) for the operation graph. */
+/* Heuristics: one engine configuration per engine (no knobs), best first. */
 static void make_heur_results(bdesc *heur) {
     bdesc *graph = attr_desc(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, 0);
-    bdesc *engine = desc_new(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
-    if (graph) attr_put(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph);
-    put_i64(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 0);
-    engine->finalized = true;
-    bdesc *cfg = desc_new(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
-    attr_put(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &engine);
-    attr_put(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, NULL);
-    cfg->finalized = true;
-    attr_put(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg);
-    desc_release(engine);   /* now owned by the attributes naming them */
-    desc_release(cfg);
+    int n = graph ? engine_count(graph) : 1;
+    bdesc *cfgs[2];
+    for (int i = 0; i < n; i++) {
+        bdesc *engine = desc_new(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+        if (graph) attr_put(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph);
+        put_i64(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, n - 1 - i);
+        engine->finalized = true;
+        bdesc *cfg = desc_new(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+        attr_put(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &engine);
+        attr_put(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, NULL);
+        cfg->finalized = true;
+        desc_release(engine);   /* now owned by the configuration */
+        cfgs[i] = cfg;
+    }
+    attr_put(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n, cfgs);
+    for (int i = 0; i < n; i++) desc_release(cfgs[i]);
 }
 
 /* Attributes the library computes. Returns false when it has no answer. Called under g_lock. */
@@ -984,7 +1024,7 @@ static bool computed_attr(bdesc *d, int name, int *type, int64_t *count, int64_t
     case CUDNN_ATTR_ENGINEHEUR_SM_COUNT_TARGET:
         return true;
     case CUDNN_ATTR_OPERATIONGRAPH_ENGINE_GLOBAL_COUNT:
-        *ival = 1;
+        *ival = d->type == CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR ? engine_count(d) : 1;
         return true;
     case CUDNN_ATTR_OPERATIONGRAPH_IS_DYNAMIC_SHAPE_ENABLED:
     case CUDNN_ATTR_OPERATIONGRAPH_IS_SAME_TOPOLOGY:
@@ -1011,7 +1051,8 @@ static bool computed_attr(bdesc *d, int name, int *type, int64_t *count, int64_t
         return true;
     case CUDNN_ATTR_ENGINE_NUMERICAL_NOTE:
         *type = CUDNN_TYPE_NUMERICAL_NOTE;
-        *count = 0;
+        *count = attr_i64(d, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 0) == 1 ? 1 : 0;
+        *ival = CUDNN_NUMERICAL_NOTE_TENSOR_CORE;
         return true;
     case CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE:
         *type = CUDNN_TYPE_BEHAVIOR_NOTE;
@@ -1117,16 +1158,19 @@ cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const descriptor
             DLOG("get of unset attribute %d on a descriptor of type %d: answered with 0 elements", (int)name, d->type);
     }
 out:
-    if (!st && count) *count = have;
+    /* the number available when only counting, else the number written (cudnn-frontend's v8
+     * heuristics loop trusts it as the number of configurations it got) */
+    if (!st && count) *count = requested > 0 && requested < have ? requested : have;
     pthread_mutex_unlock(&g_lock);
     DLOG("get %p attr %d type %d requested %lld -> have %lld st %d", descriptor, (int)name, (int)type,
          (long long)requested, (long long)have, (int)st);
     return st;
 }
 
-static bdesc *plan_graph(const bdesc *plan_desc) {
+static bdesc *plan_graph(const bdesc *plan_desc, int64_t *engine_index) {
     bdesc *cfg = attr_desc(plan_desc, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, 0);
     bdesc *eng = attr_desc(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, 0);
+    *engine_index = attr_i64(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 0);
     return attr_desc(eng, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, 0);
 }
 
@@ -1154,10 +1198,11 @@ cudnnStatus_t cudnnBackendFinalize(cudnnBackendDescriptor_t descriptor) {
         break;
     case CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR: {
         plan p;
-        const bdesc *graph = plan_graph(d);
+        int64_t engine = 0;
+        const bdesc *graph = plan_graph(d, &engine);
         const battr *json = attr_find(d, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION);
         if (graph) {
-            recognise(graph, &p);
+            recognise(graph, engine, &p);
         } else if (json && json->type == CUDNN_TYPE_CHAR) {
             char buf[1200];
             snprintf(buf, sizeof buf, "%.*s", (int)(json->count < 1199 ? json->count : 1199), (const char *)json->data);
@@ -1189,19 +1234,10 @@ out:
     return st;
 }
 
-cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t plan_desc,
-                                  cudnnBackendDescriptor_t variant_pack) {
-    API;
-    (void)variant_pack;   /* device pointers: kernels are not computed */
-    struct cudnnContext *h = handle_of(handle);
-    if (!h) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: invalid handle");
-    bdesc *d = desc_of(plan_desc);
-    if (!d || d->type != CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR)
-        return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: %p is not an execution plan", plan_desc);
-    const plan *p = d->plan;
-    if (!d->finalized || !p) return fail(CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED, "cudnnBackendExecute: plan not finalized");
+/* Enqueue a plan's work on the handle's stream. */
+static cudnnStatus_t run_plan(struct cudnnContext *h, const plan *p, const char *who) {
     rv_stream *s = rv_stream_resolve(h->stream, false);
-    if (!s) return fail(CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH, "cudnnBackendExecute: invalid stream %p", h->stream);
+    if (!s) return fail(CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH, "%s: invalid stream %p", who, h->stream);
     rv_op op = p->op;
     op.device = rv_stream_device(s);
     rv_ns dur = -1;
@@ -1214,6 +1250,20 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
     return CUDNN_STATUS_SUCCESS;
 }
 
+cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t plan_desc,
+                                  cudnnBackendDescriptor_t variant_pack) {
+    API;
+    (void)variant_pack;   /* device pointers: kernels are not computed */
+    struct cudnnContext *h = handle_of(handle);
+    if (!h) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: invalid handle");
+    bdesc *d = desc_of(plan_desc);
+    if (!d || d->type != CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR)
+        return fail(CUDNN_STATUS_BAD_PARAM, "cudnnBackendExecute: %p is not an execution plan", plan_desc);
+    const plan *p = d->plan;
+    if (!d->finalized || !p) return fail(CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED, "cudnnBackendExecute: plan not finalized");
+    return run_plan(h, p, "cudnnBackendExecute");
+}
+
 cudnnStatus_t cudnnGetExecutionPlanWorkspaceSize(cudnnHandle_t handle, cudnnBackendDescriptor_t plan_desc,
                                                  cudnnBackendDescriptor_t variant_pack, size_t *size) {
     API;
@@ -1221,4 +1271,643 @@ cudnnStatus_t cudnnGetExecutionPlanWorkspaceSize(cudnnHandle_t handle, cudnnBack
     if (!size) return fail(CUDNN_STATUS_BAD_PARAM_NULL_POINTER, "cudnnGetExecutionPlanWorkspaceSize: size is NULL");
     *size = 0;
     return CUDNN_STATUS_SUCCESS;
+}
+
+/* ============================== legacy (descriptor) API ==============================
+ * What torch still calls outside the graph API: batch normalization (cudnn_batch_norm), and the
+ * v7 convolution path (TORCH_CUDNN_V8_API_DISABLED=1). Convolutions are priced as their implicit
+ * GEMM like graph convolutions; batch norms are memory-bound kernels sized by their passes over x.
+ * RNN, CTC loss and the spatial transformer stay stubs (NOT_SUPPORTED, named on first use). */
+
+#define TENSOR_MAGIC 0x72764e54U
+#define FILTER_MAGIC 0x72764e46U
+#define CONV_MAGIC 0x72764e43U
+#define ACT_MAGIC 0x72764e41U
+#define DROPOUT_MAGIC 0x72764e44U
+#define MAX_ND 8
+
+struct cudnnTensorStruct { uint32_t magic; int dtype, nd; int dim[MAX_ND], stride[MAX_ND]; };
+struct cudnnFilterStruct { uint32_t magic; int dtype, format, nd; int dim[MAX_ND]; };
+struct cudnnConvolutionStruct {
+    uint32_t magic;
+    int nd;   /* spatial dims */
+    int pad[MAX_ND], stride[MAX_ND], dilation[MAX_ND];
+    int mode, dtype, groups, math;
+};
+struct cudnnActivationStruct { uint32_t magic; int mode, nan; double coef; };
+struct cudnnDropoutStruct { uint32_t magic; float p; void *states; size_t size; unsigned long long seed; };
+
+#define CHECK_DESC(d, M, who)                                                                 \
+    do {                                                                                      \
+        if (!(d) || (d)->magic != (M)) return fail(CUDNN_STATUS_BAD_PARAM, "%s: invalid descriptor", who); \
+    } while (0)
+#define CHECK_PTR(p, who)                                                                      \
+    do {                                                                                       \
+        if (!(p)) return fail(CUDNN_STATUS_BAD_PARAM_NULL_POINTER, "%s: NULL output", who);    \
+    } while (0)
+
+#define CREATE_DESTROY(T, S, M)                                                                \
+    cudnnStatus_t cudnnCreate##T##Descriptor(cudnn##T##Descriptor_t *d) {                      \
+        API;                                                                                   \
+        CHECK_PTR(d, "cudnnCreate" #T "Descriptor");                                           \
+        struct S *x = calloc(1, sizeof *x);                                                    \
+        x->magic = M;                                                                          \
+        *d = x;                                                                                \
+        return CUDNN_STATUS_SUCCESS;                                                           \
+    }                                                                                          \
+    cudnnStatus_t cudnnDestroy##T##Descriptor(cudnn##T##Descriptor_t d) {                      \
+        API;                                                                                   \
+        if (!d) return CUDNN_STATUS_SUCCESS;                                                   \
+        CHECK_DESC(d, M, "cudnnDestroy" #T "Descriptor");                                      \
+        d->magic = 0;                                                                          \
+        free(d);                                                                               \
+        return CUDNN_STATUS_SUCCESS;                                                           \
+    }
+
+CREATE_DESTROY(Tensor, cudnnTensorStruct, TENSOR_MAGIC)
+CREATE_DESTROY(Filter, cudnnFilterStruct, FILTER_MAGIC)
+CREATE_DESTROY(Activation, cudnnActivationStruct, ACT_MAGIC)
+CREATE_DESTROY(Dropout, cudnnDropoutStruct, DROPOUT_MAGIC)
+
+cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t *d) {
+    API;
+    CHECK_PTR(d, "cudnnCreateConvolutionDescriptor");
+    struct cudnnConvolutionStruct *c = calloc(1, sizeof *c);
+    c->magic = CONV_MAGIC;
+    c->groups = 1;
+    c->mode = CUDNN_CROSS_CORRELATION;
+    c->dtype = CUDNN_DATA_FLOAT;
+    c->math = CUDNN_DEFAULT_MATH;
+    *d = c;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) {
+    API;
+    if (!d) return CUDNN_STATUS_SUCCESS;
+    CHECK_DESC(d, CONV_MAGIC, "cudnnDestroyConvolutionDescriptor");
+    d->magic = 0;
+    free(d);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* ---- tensors ---- */
+
+static cudnnStatus_t tensor_set(cudnnTensorDescriptor_t t, int dtype, int nd, const int *dim, const int *stride,
+                                const char *who) {
+    CHECK_DESC(t, TENSOR_MAGIC, who);
+    if (nd < 1 || nd > MAX_ND || !dim) return fail(CUDNN_STATUS_BAD_PARAM, "%s: %d dimensions", who, nd);
+    for (int i = 0; i < nd; i++)
+        if (dim[i] < 1) return fail(CUDNN_STATUS_BAD_PARAM, "%s: dimension %d is %d", who, i, dim[i]);
+    t->dtype = dtype;
+    t->nd = nd;
+    for (int i = nd - 1, s = 1; i >= 0; i--) {
+        t->dim[i] = dim[i];
+        t->stride[i] = stride ? stride[i] : s;
+        s *= dim[i];
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* Packed strides of an NCHW- or NHWC-ordered tensor given in NCHW dimension order. */
+static void packed_strides(cudnnTensorFormat_t format, int nd, const int *dim, int *stride) {
+    if (format == CUDNN_TENSOR_NHWC && nd >= 3) {
+        int s = 1;
+        stride[1] = s;
+        s *= dim[1];
+        for (int i = nd - 1; i >= 2; i--) { stride[i] = s; s *= dim[i]; }
+        stride[0] = s;
+    } else {
+        for (int i = nd - 1, s = 1; i >= 0; i--) { stride[i] = s; s *= dim[i]; }
+    }
+}
+
+cudnnStatus_t cudnnSetTensorNdDescriptor(cudnnTensorDescriptor_t t, cudnnDataType_t dtype, int nd, const int dim[],
+                                         const int stride[]) {
+    API;
+    return tensor_set(t, dtype, nd, dim, stride, "cudnnSetTensorNdDescriptor");
+}
+
+cudnnStatus_t cudnnSetTensorNdDescriptorEx(cudnnTensorDescriptor_t t, cudnnTensorFormat_t format,
+                                           cudnnDataType_t dtype, int nd, const int dim[]) {
+    API;
+    if (nd < 1 || nd > MAX_ND || !dim) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnSetTensorNdDescriptorEx: %d dims", nd);
+    int stride[MAX_ND];
+    packed_strides(format, nd, dim, stride);
+    return tensor_set(t, dtype, nd, dim, stride, "cudnnSetTensorNdDescriptorEx");
+}
+
+cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t t, cudnnTensorFormat_t format, cudnnDataType_t dtype,
+                                         int n, int c, int h, int w) {
+    API;
+    int dim[4] = {n, c, h, w}, stride[4];
+    packed_strides(format, 4, dim, stride);
+    return tensor_set(t, dtype, 4, dim, stride, "cudnnSetTensor4dDescriptor");
+}
+
+cudnnStatus_t cudnnSetTensor4dDescriptorEx(cudnnTensorDescriptor_t t, cudnnDataType_t dtype, int n, int c, int h,
+                                           int w, int ns, int cs, int hs, int ws) {
+    API;
+    int dim[4] = {n, c, h, w}, stride[4] = {ns, cs, hs, ws};
+    return tensor_set(t, dtype, 4, dim, stride, "cudnnSetTensor4dDescriptorEx");
+}
+
+cudnnStatus_t cudnnGetTensorNdDescriptor(const cudnnTensorDescriptor_t t, int requested, cudnnDataType_t *dtype,
+                                         int *nd, int dim[], int stride[]) {
+    API;
+    CHECK_DESC(t, TENSOR_MAGIC, "cudnnGetTensorNdDescriptor");
+    if (dtype) *dtype = t->dtype;
+    if (nd) *nd = t->nd;
+    for (int i = 0; i < requested && i < t->nd; i++) {
+        if (dim) dim[i] = t->dim[i];
+        if (stride) stride[i] = t->stride[i];
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetTensor4dDescriptor(const cudnnTensorDescriptor_t t, cudnnDataType_t *dtype, int *n, int *c,
+                                         int *h, int *w, int *ns, int *cs, int *hs, int *ws) {
+    API;
+    CHECK_DESC(t, TENSOR_MAGIC, "cudnnGetTensor4dDescriptor");
+    int *out[8] = {n, c, h, w, ns, cs, hs, ws};
+    for (int i = 0; i < 4; i++) {
+        if (out[i]) *out[i] = i < t->nd ? t->dim[i] : 1;
+        if (out[4 + i]) *out[4 + i] = i < t->nd ? t->stride[i] : 1;
+    }
+    if (dtype) *dtype = t->dtype;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+static int64_t tensor_bytes(const struct cudnnTensorStruct *t) {
+    if (!t || t->magic != TENSOR_MAGIC) return 0;
+    int64_t span = 1;   /* the extent the strides cover */
+    for (int i = 0; i < t->nd; i++) span += (int64_t)(t->dim[i] - 1) * t->stride[i];
+    return span * dtype_bytes(t->dtype);
+}
+
+cudnnStatus_t cudnnGetTensorSizeInBytes(const cudnnTensorDescriptor_t t, size_t *size) {
+    API;
+    CHECK_DESC(t, TENSOR_MAGIC, "cudnnGetTensorSizeInBytes");
+    CHECK_PTR(size, "cudnnGetTensorSizeInBytes");
+    *size = (size_t)tensor_bytes(t);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* ---- filters, convolutions, activations, dropout ---- */
+
+cudnnStatus_t cudnnSetFilterNdDescriptor(cudnnFilterDescriptor_t f, cudnnDataType_t dtype, cudnnTensorFormat_t format,
+                                         int nd, const int dim[]) {
+    API;
+    CHECK_DESC(f, FILTER_MAGIC, "cudnnSetFilterNdDescriptor");
+    if (nd < 1 || nd > MAX_ND || !dim) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnSetFilterNdDescriptor: %d dims", nd);
+    f->dtype = dtype;
+    f->format = format;
+    f->nd = nd;
+    memcpy(f->dim, dim, nd * sizeof *dim);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t f, cudnnDataType_t dtype, cudnnTensorFormat_t format,
+                                         int k, int c, int h, int w) {
+    API;
+    CHECK_DESC(f, FILTER_MAGIC, "cudnnSetFilter4dDescriptor");
+    f->dtype = dtype;
+    f->format = format;
+    f->nd = 4;
+    int dim[4] = {k, c, h, w};
+    memcpy(f->dim, dim, sizeof dim);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetFilterNdDescriptor(const cudnnFilterDescriptor_t f, int requested, cudnnDataType_t *dtype,
+                                         cudnnTensorFormat_t *format, int *nd, int dim[]) {
+    API;
+    CHECK_DESC(f, FILTER_MAGIC, "cudnnGetFilterNdDescriptor");
+    if (dtype) *dtype = f->dtype;
+    if (format) *format = f->format;
+    if (nd) *nd = f->nd;
+    for (int i = 0; i < requested && i < f->nd && dim; i++) dim[i] = f->dim[i];
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetFilterSizeInBytes(const cudnnFilterDescriptor_t f, size_t *size) {
+    API;
+    CHECK_DESC(f, FILTER_MAGIC, "cudnnGetFilterSizeInBytes");
+    CHECK_PTR(size, "cudnnGetFilterSizeInBytes");
+    size_t n = 1;
+    for (int i = 0; i < f->nd; i++) n *= (size_t)f->dim[i];
+    *size = n * dtype_bytes(f->dtype);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnSetConvolutionNdDescriptor(cudnnConvolutionDescriptor_t c, int n, const int pad[], const int stride[],
+                                              const int dilation[], cudnnConvolutionMode_t mode,
+                                              cudnnDataType_t dtype) {
+    API;
+    CHECK_DESC(c, CONV_MAGIC, "cudnnSetConvolutionNdDescriptor");
+    if (n < 1 || n > MAX_ND) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnSetConvolutionNdDescriptor: %d dims", n);
+    c->nd = n;
+    for (int i = 0; i < n; i++) {
+        c->pad[i] = pad ? pad[i] : 0;
+        c->stride[i] = stride ? stride[i] : 1;
+        c->dilation[i] = dilation ? dilation[i] : 1;
+    }
+    c->mode = mode;
+    c->dtype = dtype;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t c, int pad_h, int pad_w, int u, int v,
+                                              int dil_h, int dil_w, cudnnConvolutionMode_t mode, cudnnDataType_t dtype) {
+    API;
+    CHECK_DESC(c, CONV_MAGIC, "cudnnSetConvolution2dDescriptor");
+    c->nd = 2;
+    c->pad[0] = pad_h; c->pad[1] = pad_w;
+    c->stride[0] = u; c->stride[1] = v;
+    c->dilation[0] = dil_h; c->dilation[1] = dil_w;
+    c->mode = mode;
+    c->dtype = dtype;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnSetConvolutionGroupCount(cudnnConvolutionDescriptor_t c, int groups) {
+    API;
+    CHECK_DESC(c, CONV_MAGIC, "cudnnSetConvolutionGroupCount");
+    if (groups < 1) return fail(CUDNN_STATUS_BAD_PARAM, "cudnnSetConvolutionGroupCount: %d groups", groups);
+    c->groups = groups;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetConvolutionGroupCount(cudnnConvolutionDescriptor_t c, int *groups) {
+    API;
+    CHECK_DESC(c, CONV_MAGIC, "cudnnGetConvolutionGroupCount");
+    CHECK_PTR(groups, "cudnnGetConvolutionGroupCount");
+    *groups = c->groups;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t c, cudnnMathType_t math) {
+    API;
+    CHECK_DESC(c, CONV_MAGIC, "cudnnSetConvolutionMathType");
+    c->math = math;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetConvolutionMathType(cudnnConvolutionDescriptor_t c, cudnnMathType_t *math) {
+    API;
+    CHECK_DESC(c, CONV_MAGIC, "cudnnGetConvolutionMathType");
+    CHECK_PTR(math, "cudnnGetConvolutionMathType");
+    *math = c->math;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetConvolutionNdForwardOutputDim(const cudnnConvolutionDescriptor_t c,
+                                                    const cudnnTensorDescriptor_t x, const cudnnFilterDescriptor_t w,
+                                                    int nd, int out[]) {
+    API;
+    CHECK_DESC(c, CONV_MAGIC, "cudnnGetConvolutionNdForwardOutputDim");
+    CHECK_DESC(x, TENSOR_MAGIC, "cudnnGetConvolutionNdForwardOutputDim");
+    CHECK_DESC(w, FILTER_MAGIC, "cudnnGetConvolutionNdForwardOutputDim");
+    if (!out || nd != x->nd || w->nd != x->nd || c->nd != nd - 2)
+        return fail(CUDNN_STATUS_BAD_PARAM, "cudnnGetConvolutionNdForwardOutputDim: mismatched dimensions");
+    out[0] = x->dim[0];
+    out[1] = w->dim[0];
+    for (int i = 2; i < nd; i++) {
+        int span = (w->dim[i] - 1) * c->dilation[i - 2] + 1;
+        out[i] = (x->dim[i] + 2 * c->pad[i - 2] - span) / c->stride[i - 2] + 1;
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t a, cudnnActivationMode_t mode,
+                                           cudnnNanPropagation_t nan, double coef) {
+    API;
+    CHECK_DESC(a, ACT_MAGIC, "cudnnSetActivationDescriptor");
+    a->mode = mode;
+    a->nan = nan;
+    a->coef = coef;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnGetActivationDescriptor(const cudnnActivationDescriptor_t a, cudnnActivationMode_t *mode,
+                                           cudnnNanPropagation_t *nan, double *coef) {
+    API;
+    CHECK_DESC(a, ACT_MAGIC, "cudnnGetActivationDescriptor");
+    if (mode) *mode = a->mode;
+    if (nan) *nan = a->nan;
+    if (coef) *coef = a->coef;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* Random-number state for dropout: a curand state per thread of a full device. */
+cudnnStatus_t cudnnDropoutGetStatesSize(cudnnHandle_t handle, size_t *size) {
+    API;
+    (void)handle;
+    CHECK_PTR(size, "cudnnDropoutGetStatesSize");
+    int sms = 132;
+    rv_hw_attr(16 /* cudaDevAttrMultiProcessorCount */, &sms);
+    *size = (size_t)sms * 2048 * 48;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+static cudnnStatus_t dropout_set(cudnnDropoutDescriptor_t d, float p, void *states, size_t size,
+                                 unsigned long long seed, const char *who) {
+    CHECK_DESC(d, DROPOUT_MAGIC, who);
+    d->p = p;
+    d->states = states;
+    d->size = size;
+    d->seed = seed;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t cudnnSetDropoutDescriptor(cudnnDropoutDescriptor_t d, cudnnHandle_t handle, float p, void *states,
+                                        size_t size, unsigned long long seed) {
+    API;
+    struct cudnnContext *h = handle_of(handle);
+    cudnnStatus_t st = dropout_set(d, p, states, size, seed, "cudnnSetDropoutDescriptor");
+    if (st || !h || !states || !size) return st;
+    /* initialising the states is a kernel: one pass over them */
+    plan k;
+    memset(&k, 0, sizeof k);
+    rv_op_init(&k.op, RV_OP_KERNEL, 0, "cudnn:dropout_init_states");
+    int64_t threads = (int64_t)(size + 7) / 8;
+    k.op.u.kernel.grid[0] = (threads + 255) / 256;
+    k.op.u.kernel.grid[1] = k.op.u.kernel.grid[2] = 1;
+    k.op.u.kernel.block[0] = 256;
+    k.op.u.kernel.block[1] = k.op.u.kernel.block[2] = 1;
+    return run_plan(h, &k, "cudnnSetDropoutDescriptor");
+}
+
+cudnnStatus_t cudnnRestoreDropoutDescriptor(cudnnDropoutDescriptor_t d, cudnnHandle_t handle, float p, void *states,
+                                            size_t size, unsigned long long seed) {
+    API;
+    (void)handle;
+    return dropout_set(d, p, states, size, seed, "cudnnRestoreDropoutDescriptor");
+}
+
+/* ---- work ---- */
+
+static cudnnStatus_t run_kernel(cudnnHandle_t handle, const char *name, int64_t bytes, const char *who) {
+    struct cudnnContext *h = handle_of(handle);
+    if (!h) return fail(CUDNN_STATUS_BAD_PARAM, "%s: invalid handle", who);
+    plan k;
+    memset(&k, 0, sizeof k);
+    rv_op_init(&k.op, RV_OP_KERNEL, 0, name);
+    int64_t threads = (bytes + 7) / 8, grid = (threads + 255) / 256;
+    k.op.u.kernel.grid[0] = grid > 0 ? grid : 1;
+    k.op.u.kernel.grid[1] = k.op.u.kernel.grid[2] = 1;
+    k.op.u.kernel.block[0] = 256;
+    k.op.u.kernel.block[1] = k.op.u.kernel.block[2] = 1;
+    return run_plan(h, &k, who);
+}
+
+/* Convolutions of the v7 API as implicit GEMMs; f32 data runs on TF32 tensor cores unless the
+ * descriptor asks for FMA math (what torch sets when allow_tf32 is off). */
+static cudnnStatus_t legacy_conv(cudnnHandle_t handle, const char *what, const struct cudnnTensorStruct *x,
+                                 const struct cudnnFilterStruct *w, const struct cudnnConvolutionStruct *c,
+                                 const struct cudnnTensorStruct *y, const char *who) {
+    struct cudnnContext *h = handle_of(handle);
+    if (!h) return fail(CUDNN_STATUS_BAD_PARAM, "%s: invalid handle", who);
+    CHECK_DESC(x, TENSOR_MAGIC, who);
+    CHECK_DESC(w, FILTER_MAGIC, who);
+    CHECK_DESC(c, CONV_MAGIC, who);
+    CHECK_DESC(y, TENSOR_MAGIC, who);
+    int64_t xd[MAX_ND], wd[MAX_ND], yd[MAX_ND];
+    for (int i = 0; i < x->nd; i++) xd[i] = x->dim[i];
+    for (int i = 0; i < w->nd; i++) wd[i] = w->dim[i];
+    for (int i = 0; i < y->nd; i++) yd[i] = y->dim[i];
+    plan p;
+    memset(&p, 0, sizeof p);
+    if (!conv_gemm(&p, what, x->nd, xd, w->nd, wd, y->nd, yd, x->dtype, w->dtype, y->dtype, c->dtype, c->groups))
+        return fail(CUDNN_STATUS_BAD_PARAM, "%s: mismatched tensor dimensions", who);
+    if (!strcmp(p.op.u.gemm.compute, "f32") && !strcmp(p.op.u.gemm.dtype_a, "f32") && c->math != CUDNN_FMA_MATH)
+        p.op.u.gemm.compute = p.price_op.u.gemm.compute = "f32_fast_tf32";
+    return run_plan(h, &p, who);
+}
+
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t xDesc,
+                                      const void *x, const cudnnFilterDescriptor_t wDesc, const void *w,
+                                      const cudnnConvolutionDescriptor_t convDesc, cudnnConvolutionFwdAlgo_t algo,
+                                      void *workSpace, size_t workSpaceSizeInBytes, const void *beta,
+                                      const cudnnTensorDescriptor_t yDesc, void *y) {
+    API;
+    (void)alpha; (void)x; (void)w; (void)algo; (void)workSpace; (void)workSpaceSizeInBytes; (void)beta; (void)y;
+    return legacy_conv(handle, "conv_fwd", xDesc, wDesc, convDesc, yDesc, "cudnnConvolutionForward");
+}
+
+cudnnStatus_t cudnnConvolutionBiasActivationForward(
+    cudnnHandle_t handle, const void *alpha1, const cudnnTensorDescriptor_t xDesc, const void *x,
+    const cudnnFilterDescriptor_t wDesc, const void *w, const cudnnConvolutionDescriptor_t convDesc,
+    cudnnConvolutionFwdAlgo_t algo, void *workSpace, size_t workSpaceSizeInBytes, const void *alpha2,
+    const cudnnTensorDescriptor_t zDesc, const void *z, const cudnnTensorDescriptor_t biasDesc, const void *bias,
+    const cudnnActivationDescriptor_t activationDesc, const cudnnTensorDescriptor_t yDesc, void *y) {
+    API;
+    (void)alpha1; (void)x; (void)w; (void)algo; (void)workSpace; (void)workSpaceSizeInBytes; (void)alpha2;
+    (void)zDesc; (void)z; (void)biasDesc; (void)bias; (void)activationDesc; (void)y;
+    return legacy_conv(handle, "conv_fwd", xDesc, wDesc, convDesc, yDesc, "cudnnConvolutionBiasActivationForward");
+}
+
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void *alpha, const cudnnFilterDescriptor_t wDesc,
+                                           const void *w, const cudnnTensorDescriptor_t dyDesc, const void *dy,
+                                           const cudnnConvolutionDescriptor_t convDesc,
+                                           cudnnConvolutionBwdDataAlgo_t algo, void *workSpace,
+                                           size_t workSpaceSizeInBytes, const void *beta,
+                                           const cudnnTensorDescriptor_t dxDesc, void *dx) {
+    API;
+    (void)alpha; (void)w; (void)dy; (void)algo; (void)workSpace; (void)workSpaceSizeInBytes; (void)beta; (void)dx;
+    return legacy_conv(handle, "conv_dgrad", dxDesc, wDesc, convDesc, dyDesc, "cudnnConvolutionBackwardData");
+}
+
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void *alpha,
+                                             const cudnnTensorDescriptor_t xDesc, const void *x,
+                                             const cudnnTensorDescriptor_t dyDesc, const void *dy,
+                                             const cudnnConvolutionDescriptor_t convDesc,
+                                             cudnnConvolutionBwdFilterAlgo_t algo, void *workSpace,
+                                             size_t workSpaceSizeInBytes, const void *beta,
+                                             const cudnnFilterDescriptor_t dwDesc, void *dw) {
+    API;
+    (void)alpha; (void)x; (void)dy; (void)algo; (void)workSpace; (void)workSpaceSizeInBytes; (void)beta; (void)dw;
+    return legacy_conv(handle, "conv_wgrad", xDesc, dwDesc, convDesc, dyDesc, "cudnnConvolutionBackwardFilter");
+}
+
+/* Algorithm choice: one implicit-GEMM algorithm, no workspace. */
+#define ALGO_QUERY(Perf, fn, algo_value, ...)                                                  \
+    cudnnStatus_t fn(__VA_ARGS__) {                                                            \
+        API;                                                                                   \
+        if (returned) *returned = 0;                                                           \
+        if (requested < 1 || !perf) return CUDNN_STATUS_SUCCESS;                               \
+        memset(perf, 0, sizeof *perf);                                                         \
+        perf->algo = algo_value;                                                               \
+        perf->status = CUDNN_STATUS_SUCCESS;                                                   \
+        perf->time = 0.01f;                                                                    \
+        perf->memory = 0;                                                                      \
+        perf->determinism = CUDNN_DETERMINISTIC;                                               \
+        perf->mathType = convDesc && convDesc->magic == CONV_MAGIC ? convDesc->math : CUDNN_DEFAULT_MATH; \
+        if (returned) *returned = 1;                                                           \
+        return CUDNN_STATUS_SUCCESS;                                                           \
+    }
+
+ALGO_QUERY(Fwd, cudnnGetConvolutionForwardAlgorithm_v7, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM,
+           cudnnHandle_t handle, const cudnnTensorDescriptor_t srcDesc, const cudnnFilterDescriptor_t filterDesc,
+           const cudnnConvolutionDescriptor_t convDesc, const cudnnTensorDescriptor_t destDesc, const int requested,
+           int *returned, cudnnConvolutionFwdAlgoPerf_t *perf)
+ALGO_QUERY(Fwd, cudnnFindConvolutionForwardAlgorithmEx, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM,
+           cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnFilterDescriptor_t wDesc,
+           const void *w, const cudnnConvolutionDescriptor_t convDesc, const cudnnTensorDescriptor_t yDesc, void *y,
+           const int requested, int *returned, cudnnConvolutionFwdAlgoPerf_t *perf, void *workSpace,
+           size_t workSpaceSizeInBytes)
+ALGO_QUERY(BwdData, cudnnGetConvolutionBackwardDataAlgorithm_v7, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+           cudnnHandle_t handle, const cudnnFilterDescriptor_t filterDesc, const cudnnTensorDescriptor_t diffDesc,
+           const cudnnConvolutionDescriptor_t convDesc, const cudnnTensorDescriptor_t gradDesc, const int requested,
+           int *returned, cudnnConvolutionBwdDataAlgoPerf_t *perf)
+ALGO_QUERY(BwdData, cudnnFindConvolutionBackwardDataAlgorithmEx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+           cudnnHandle_t handle, const cudnnFilterDescriptor_t wDesc, const void *w, const cudnnTensorDescriptor_t dyDesc,
+           const void *dy, const cudnnConvolutionDescriptor_t convDesc, const cudnnTensorDescriptor_t dxDesc, void *dx,
+           const int requested, int *returned, cudnnConvolutionBwdDataAlgoPerf_t *perf, void *workSpace,
+           size_t workSpaceSizeInBytes)
+ALGO_QUERY(BwdFilter, cudnnGetConvolutionBackwardFilterAlgorithm_v7, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
+           cudnnHandle_t handle, const cudnnTensorDescriptor_t srcDesc, const cudnnTensorDescriptor_t diffDesc,
+           const cudnnConvolutionDescriptor_t convDesc, const cudnnFilterDescriptor_t gradDesc, const int requested,
+           int *returned, cudnnConvolutionBwdFilterAlgoPerf_t *perf)
+ALGO_QUERY(BwdFilter, cudnnFindConvolutionBackwardFilterAlgorithmEx, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
+           cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc, const void *x,
+           const cudnnTensorDescriptor_t dyDesc, const void *y, const cudnnConvolutionDescriptor_t convDesc,
+           const cudnnFilterDescriptor_t dwDesc, void *dw, const int requested, int *returned,
+           cudnnConvolutionBwdFilterAlgoPerf_t *perf, void *workSpace, size_t workSpaceSizeInBytes)
+
+#define ALGO_MAX(fn)                                                                           \
+    cudnnStatus_t fn(cudnnHandle_t handle, int *count) {                                       \
+        API;                                                                                   \
+        (void)handle;                                                                          \
+        CHECK_PTR(count, #fn);                                                                 \
+        *count = 1;                                                                            \
+        return CUDNN_STATUS_SUCCESS;                                                           \
+    }
+ALGO_MAX(cudnnGetConvolutionForwardAlgorithmMaxCount)
+ALGO_MAX(cudnnGetConvolutionBackwardDataAlgorithmMaxCount)
+ALGO_MAX(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount)
+
+#define ZERO_SIZE(fn, ...)                                                                     \
+    cudnnStatus_t fn(__VA_ARGS__, size_t *size) {                                              \
+        API;                                                                                   \
+        CHECK_PTR(size, #fn);                                                                  \
+        *size = 0;                                                                             \
+        return CUDNN_STATUS_SUCCESS;                                                           \
+    }
+ZERO_SIZE(cudnnGetConvolutionForwardWorkspaceSize, cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc,
+          const cudnnFilterDescriptor_t wDesc, const cudnnConvolutionDescriptor_t convDesc,
+          const cudnnTensorDescriptor_t yDesc, cudnnConvolutionFwdAlgo_t algo)
+ZERO_SIZE(cudnnGetConvolutionBackwardDataWorkspaceSize, cudnnHandle_t handle, const cudnnFilterDescriptor_t wDesc,
+          const cudnnTensorDescriptor_t dyDesc, const cudnnConvolutionDescriptor_t convDesc,
+          const cudnnTensorDescriptor_t dxDesc, cudnnConvolutionBwdDataAlgo_t algo)
+ZERO_SIZE(cudnnGetConvolutionBackwardFilterWorkspaceSize, cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc,
+          const cudnnTensorDescriptor_t dyDesc, const cudnnConvolutionDescriptor_t convDesc,
+          const cudnnFilterDescriptor_t gradDesc, cudnnConvolutionBwdFilterAlgo_t algo)
+ZERO_SIZE(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize, cudnnHandle_t handle, cudnnBatchNormMode_t mode,
+          cudnnBatchNormOps_t bnOps, const cudnnTensorDescriptor_t xDesc, const cudnnTensorDescriptor_t zDesc,
+          const cudnnTensorDescriptor_t yDesc, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc,
+          const cudnnActivationDescriptor_t activationDesc)
+ZERO_SIZE(cudnnGetBatchNormalizationBackwardExWorkspaceSize, cudnnHandle_t handle, cudnnBatchNormMode_t mode,
+          cudnnBatchNormOps_t bnOps, const cudnnTensorDescriptor_t xDesc, const cudnnTensorDescriptor_t yDesc,
+          const cudnnTensorDescriptor_t dyDesc, const cudnnTensorDescriptor_t dzDesc,
+          const cudnnTensorDescriptor_t dxDesc, const cudnnTensorDescriptor_t dBnScaleBiasDesc,
+          const cudnnActivationDescriptor_t activationDesc)
+ZERO_SIZE(cudnnGetBatchNormalizationTrainingExReserveSpaceSize, cudnnHandle_t handle, cudnnBatchNormMode_t mode,
+          cudnnBatchNormOps_t bnOps, const cudnnActivationDescriptor_t activationDesc,
+          const cudnnTensorDescriptor_t xDesc)
+
+/* ---- batch normalization: memory-bound passes over x ---- */
+
+cudnnStatus_t cudnnDeriveBNTensorDescriptor(cudnnTensorDescriptor_t derived, const cudnnTensorDescriptor_t x,
+                                            cudnnBatchNormMode_t mode) {
+    API;
+    CHECK_DESC(x, TENSOR_MAGIC, "cudnnDeriveBNTensorDescriptor");
+    int dim[MAX_ND];
+    for (int i = 0; i < x->nd; i++)
+        dim[i] = i == 0 ? 1 : (i == 1 || mode == CUDNN_BATCHNORM_PER_ACTIVATION) ? x->dim[i] : 1;
+    return tensor_set(derived, x->dtype == CUDNN_DATA_DOUBLE ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT, x->nd, dim, NULL,
+                      "cudnnDeriveBNTensorDescriptor");
+}
+
+cudnnStatus_t cudnnBatchNormalizationForwardInference(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void *alpha, const void *beta,
+    const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnTensorDescriptor_t yDesc, void *y,
+    const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void *bnScale, const void *bnBias,
+    const void *estimatedMean, const void *estimatedVariance, double epsilon) {
+    API;
+    (void)mode; (void)alpha; (void)beta; (void)x; (void)y; (void)bnScaleBiasMeanVarDesc; (void)bnScale; (void)bnBias;
+    (void)estimatedMean; (void)estimatedVariance; (void)epsilon;
+    /* read x, write y */
+    return run_kernel(handle, "cudnn:batchnorm_fwd_inference", tensor_bytes(xDesc) + tensor_bytes(yDesc),
+                      "cudnnBatchNormalizationForwardInference");
+}
+
+cudnnStatus_t cudnnBatchNormalizationForwardTraining(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void *alpha, const void *beta,
+    const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnTensorDescriptor_t yDesc, void *y,
+    const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void *bnScale, const void *bnBias,
+    double exponentialAverageFactor, void *resultRunningMean, void *resultRunningVariance, double epsilon,
+    void *resultSaveMean, void *resultSaveInvVariance) {
+    API;
+    (void)mode; (void)alpha; (void)beta; (void)x; (void)y; (void)bnScaleBiasMeanVarDesc; (void)bnScale; (void)bnBias;
+    (void)exponentialAverageFactor; (void)resultRunningMean; (void)resultRunningVariance; (void)epsilon;
+    (void)resultSaveMean; (void)resultSaveInvVariance;
+    /* statistics pass over x, then read x, write y */
+    return run_kernel(handle, "cudnn:batchnorm_fwd_training", 2 * tensor_bytes(xDesc) + tensor_bytes(yDesc),
+                      "cudnnBatchNormalizationForwardTraining");
+}
+
+cudnnStatus_t cudnnBatchNormalizationForwardTrainingEx(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const void *alpha, const void *beta,
+    const cudnnTensorDescriptor_t xDesc, const void *xData, const cudnnTensorDescriptor_t zDesc, const void *zData,
+    const cudnnTensorDescriptor_t yDesc, void *yData, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc,
+    const void *bnScale, const void *bnBias, double exponentialAverageFactor, void *resultRunningMean,
+    void *resultRunningVariance, double epsilon, void *resultSaveMean, void *resultSaveInvVariance,
+    cudnnActivationDescriptor_t activationDesc, void *workspace, size_t workSpaceSizeInBytes, void *reserveSpace,
+    size_t reserveSpaceSizeInBytes) {
+    API;
+    (void)mode; (void)bnOps; (void)alpha; (void)beta; (void)xData; (void)zData; (void)yData;
+    (void)bnScaleBiasMeanVarDesc; (void)bnScale; (void)bnBias; (void)exponentialAverageFactor;
+    (void)resultRunningMean; (void)resultRunningVariance; (void)epsilon; (void)resultSaveMean;
+    (void)resultSaveInvVariance; (void)activationDesc; (void)workspace; (void)workSpaceSizeInBytes;
+    (void)reserveSpace; (void)reserveSpaceSizeInBytes;
+    int64_t z = zData && zDesc ? tensor_bytes(zDesc) : 0;
+    return run_kernel(handle, "cudnn:batchnorm_fwd_training", 2 * tensor_bytes(xDesc) + z + tensor_bytes(yDesc),
+                      "cudnnBatchNormalizationForwardTrainingEx");
+}
+
+cudnnStatus_t cudnnBatchNormalizationBackward(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void *alphaDataDiff, const void *betaDataDiff,
+    const void *alphaParamDiff, const void *betaParamDiff, const cudnnTensorDescriptor_t xDesc, const void *x,
+    const cudnnTensorDescriptor_t dyDesc, const void *dy, const cudnnTensorDescriptor_t dxDesc, void *dx,
+    const cudnnTensorDescriptor_t dBnScaleBiasDesc, const void *bnScale, void *dBnScaleResult, void *dBnBiasResult,
+    double epsilon, const void *savedMean, const void *savedInvVariance) {
+    API;
+    (void)mode; (void)alphaDataDiff; (void)betaDataDiff; (void)alphaParamDiff; (void)betaParamDiff; (void)x; (void)dy;
+    (void)dx; (void)dBnScaleBiasDesc; (void)bnScale; (void)dBnScaleResult; (void)dBnBiasResult; (void)epsilon;
+    (void)savedMean; (void)savedInvVariance;
+    /* reductions over x and dy, then read both again and write dx */
+    return run_kernel(handle, "cudnn:batchnorm_bwd", 2 * (tensor_bytes(xDesc) + tensor_bytes(dyDesc)) + tensor_bytes(dxDesc),
+                      "cudnnBatchNormalizationBackward");
+}
+
+cudnnStatus_t cudnnBatchNormalizationBackwardEx(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const void *alphaDataDiff,
+    const void *betaDataDiff, const void *alphaParamDiff, const void *betaParamDiff,
+    const cudnnTensorDescriptor_t xDesc, const void *xData, const cudnnTensorDescriptor_t yDesc, const void *yData,
+    const cudnnTensorDescriptor_t dyDesc, const void *dyData, const cudnnTensorDescriptor_t dzDesc, void *dzData,
+    const cudnnTensorDescriptor_t dxDesc, void *dxData, const cudnnTensorDescriptor_t dBnScaleBiasDesc,
+    const void *bnScaleData, const void *bnBiasData, void *dBnScaleData, void *dBnBiasData, double epsilon,
+    const void *savedMean, const void *savedInvVariance, cudnnActivationDescriptor_t activationDesc, void *workSpace,
+    size_t workSpaceSizeInBytes, void *reserveSpace, size_t reserveSpaceSizeInBytes) {
+    API;
+    (void)mode; (void)bnOps; (void)alphaDataDiff; (void)betaDataDiff; (void)alphaParamDiff; (void)betaParamDiff;
+    (void)xData; (void)yDesc; (void)yData; (void)dyData; (void)dBnScaleBiasDesc; (void)bnScaleData; (void)bnBiasData;
+    (void)dBnScaleData; (void)dBnBiasData; (void)epsilon; (void)savedMean; (void)savedInvVariance;
+    (void)activationDesc; (void)workSpace; (void)workSpaceSizeInBytes; (void)reserveSpace;
+    (void)reserveSpaceSizeInBytes; (void)dxData;
+    int64_t dz = dzData && dzDesc ? tensor_bytes(dzDesc) : 0;
+    return run_kernel(handle, "cudnn:batchnorm_bwd",
+                      2 * (tensor_bytes(xDesc) + tensor_bytes(dyDesc)) + tensor_bytes(dxDesc) + dz,
+                      "cudnnBatchNormalizationBackwardEx");
 }
