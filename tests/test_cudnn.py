@@ -34,9 +34,10 @@ def cudnn_stubs_hit(trace_dir: Path) -> list[str]:
     return hit
 
 
-def attn(batch, heads, kv_heads, q_len, kv_len, head_dim, causal, dtype) -> dict:
+def attn(batch, heads, kv_heads, q_len, kv_len, head_dim, causal, dtype, head_dim_v=None) -> dict:
     return {"device": 0, "batch": batch, "heads": heads, "kv_heads": kv_heads, "q_len": q_len,
-            "kv_len": kv_len, "head_dim": head_dim, "causal": causal, "dtype": dtype}
+            "kv_len": kv_len, "head_dim": head_dim, "head_dim_v": head_dim_v or head_dim, "causal": causal,
+            "dtype": dtype}
 
 
 # ---------------------------------------------------------------- hand-built backend graphs
