@@ -1,0 +1,118 @@
+"""The timekeeper's acceptance: one virtual clock across threads and processes, transparent to the
+programs (tests/timekeeper/*.py run unmodified under `revati-search run`)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, revati_run
+
+SCRIPTS = ROOT / "tests" / "timekeeper"
+
+
+def run_json(args: list[str], script: str, *script_args: str, prefix: list[str] | None = None) -> tuple[object, float]:
+    t = time.perf_counter()
+    r = revati_run(args, [*(prefix or []), sys.executable, str(SCRIPTS / script), *script_args], timeout=300)
+    wall = time.perf_counter() - t
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1]), wall
+
+
+def test_timed_waits_are_virtual():
+    out, wall = run_json([], "waits.py")
+    for name, deltas in out.items():
+        for clock, d in zip(("time", "monotonic", "perf_counter"), deltas):
+            assert abs(d - 3600.0) <= 0.010, (name, clock, d)
+    assert wall < 5 * 1.0 + 2.0   # five hour-long waits; each well under a second of wall time
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.5])
+def test_cpu_work_advances_virtual_time_by_cpu_scale(scale):
+    out, _ = run_json(["--cpu-scale", str(scale)], "cpu_work.py")
+    assert out["virtual"] == pytest.approx(out["cpu"] * scale, rel=0.05)
+
+
+def test_contention_does_not_change_virtual_times():
+    """Two processes work, then meet: the same virtual times on two cores and pinned to one (medians
+    of three runs each: CPU time itself is noisy on a shared machine)."""
+    free = [run_json([], "meet.py")[0] for _ in range(3)]
+    pinned = [run_json([], "meet.py", prefix=["taskset", "-c", "0"])[0] for _ in range(3)]
+    for key in ("a_send", "b_ready", "b_recv", "a_done"):
+        f, p = statistics.median(r[key] for r in free), statistics.median(r[key] for r in pinned)
+        assert p == pytest.approx(f, rel=0.05), (key, free, pinned)
+    assert all(r["b_recv"] >= r["a_send"] and r["b_recv"] >= r["b_ready"] for r in free + pinned)
+
+
+@pytest.mark.parametrize("kind", ["socket", "zmq"])
+def test_messages_are_never_received_before_they_were_sent(kind):
+    out, wall = run_json([], "messages.py", kind)
+    assert out["late"] == 0
+    # the critical path is the sender's 100 sleeps plus the receiver's last one, plus CPU time
+    assert out["virtual"] == pytest.approx(out["sleeps"] + out["cpu"], rel=0.05)
+    assert out["virtual"] >= out["sleeps"]
+    assert wall < out["virtual"] / 4     # the clock jumps over the sleeps
+
+
+def reference_schedule(arrivals_ms: list[float], service_ms: float) -> list[tuple[str, int, float]]:
+    """FIFO single server, computed independently of the emulator."""
+    events, free_at = [], 0.0
+    for i, a in enumerate(arrivals_ms):
+        start = max(a, free_at)
+        free_at = start + service_ms
+        events += [("arrive", i, a), ("start", i, start), ("done", i, free_at)]
+    return sorted(events, key=lambda e: (e[2], ["done", "arrive", "start"].index(e[0])))
+
+
+def test_two_threads_follow_a_discrete_event_schedule():
+    kernel_ms, kernels = 20.0, 3
+    got, _ = run_json(["--predictor", f"fixed:{kernel_ms}ms"], "engine_threads.py")
+    arrivals = [t for kind, _, t in got if kind == "arrive"]
+    ref = reference_schedule([0.0, 20.0, 40.0, 200.0, 210.0, 500.0], kernel_ms * kernels)
+    assert [(k, i) for k, i, _ in got] == [(k, i) for k, i, _ in ref]
+    for (kind, i, t), (_, _, t_ref) in zip(got, ref):
+        # host CPU time (interpreter, torch dispatch, launch and sync latency) is real: ~1 ms per
+        # request against 60 ms of GPU work
+        assert t == pytest.approx(t_ref, abs=1.5), (kind, i, t, t_ref)
+    assert len(arrivals) == 6
+
+
+def test_nccl_all_reduce_meets_at_the_later_arrival(tmp_path):
+    r = revati_run(["--gpus", "2", "--predictor", "fixed:1ms"], [sys.executable, str(SCRIPTS / "two_ranks.py")])
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [json.loads(line) for line in r.stdout.strip().splitlines()[-2:]]
+    ranks = {x["rank"]: x for x in lines}
+    assert abs(ranks[0]["done_s"] - ranks[1]["done_s"]) < 0.5e-3       # both finish together
+    # the late rank (slept 30 ms) waits for nobody: its all-reduce is the 1 ms transfer; the early
+    # one waits the 20 ms difference first
+    assert ranks[1]["span_ms"] == pytest.approx(1.0, abs=0.3)
+    assert ranks[0]["span_ms"] == pytest.approx(21.0, abs=0.5)
+
+
+def shm_files() -> set[str]:
+    return {f for f in os.listdir("/dev/shm") if f.startswith("revati-")}
+
+
+def test_killed_participant_fails_the_run_naming_it():
+    before = shm_files()
+    p = subprocess.Popen([sys.executable, "-m", "revati_search.cli", "run", "--", sys.executable,
+                          str(SCRIPTS / "sleeper.py")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = int(p.stdout.readline())
+    time.sleep(0.5)
+    os.kill(child, signal.SIGKILL)
+    t = time.perf_counter()
+    _, err = p.communicate(timeout=30)
+    assert time.perf_counter() - t < 5.0
+    assert p.returncode != 0
+    assert str(child) in err and "died" in err, err
+    time.sleep(0.2)
+    leftover = subprocess.run(["pgrep", "-f", str(SCRIPTS / "sleeper.py")], capture_output=True, text=True).stdout
+    assert not leftover.strip()
+    assert shm_files() <= before
