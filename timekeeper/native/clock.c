@@ -104,7 +104,12 @@ int64_t rvtk_clock_offset(clockid_t clock, bool *virtual_clock) {
 
 /* ---------------- registration ---------------- */
 static void lock_page(void) {
-    if (pthread_mutex_lock(&g_page->lock) == EOWNERDEAD) pthread_mutex_consistent(&g_page->lock);
+    if (pthread_mutex_lock(&g_page->lock) == EOWNERDEAD) {
+        /* a writer died holding the lock, maybe mid-update: close its seqlock window */
+        uint32_t seq = __atomic_load_n(&g_page->seq, __ATOMIC_ACQUIRE);
+        if (seq & 1) __atomic_store_n(&g_page->seq, seq + 1, __ATOMIC_RELEASE);
+        pthread_mutex_consistent(&g_page->lock);
+    }
 }
 static void unlock_page(void) { pthread_mutex_unlock(&g_page->lock); }
 
@@ -132,6 +137,20 @@ static void read_name(char *out, size_t size) {
     out[n] = 0;
 }
 
+/* pid no longer runs: no such process, or a zombie waiting for its parent. */
+static bool gone(pid_t pid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 static void register_process(void) {
     g_pid = getpid();
     pid_t parent = getppid();
@@ -144,6 +163,9 @@ static void register_process(void) {
     }
     for (int i = 0; slot < 0 && i < RVTK_MAX_PROCS; i++)
         if (g_page->procs[i].state == RVTK_PROC_FREE) slot = i;
+    /* then the slot of a process that exited and is gone (the service saw its exit while it ran) */
+    for (int i = 0; slot < 0 && i < RVTK_MAX_PROCS; i++)
+        if (g_page->procs[i].state == RVTK_PROC_EXITED && gone(g_page->procs[i].pid)) slot = i;
     if (slot >= 0) {
         rvtk_proc *pr = &g_page->procs[slot];
         __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
@@ -172,6 +194,16 @@ static void leave(int code) {
     g_page->procs[g_proc].exit_code = code;
     g_page->procs[g_proc].state = RVTK_PROC_EXITED;
     __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+    /* every thread slot of this process: exit() runs no thread-key destructors */
+    uint32_t nt = __atomic_load_n(&g_page->nthreads, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < nt && i < RVTK_MAX_THREADS; i++) {
+        rvtk_thread *t = &g_page->threads[i];
+        if (t->tid && t->proc == g_proc) {
+            t->in_wait = RVTK_RUNNING;
+            __atomic_store_n(&t->tid, 0, __ATOMIC_RELEASE);
+        }
+    }
+    t_slot = -1;
     unlock_page();
     __atomic_fetch_add(&g_page->notify, 1, __ATOMIC_ACQ_REL);
     syscall(SYS_futex, &g_page->notify, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
@@ -210,12 +242,31 @@ static void mark_stopped(pid_t pid, pid_t pgrp, int sig) {
     unlock_page();
 }
 
+static void unmark_stopped(pid_t pid) {
+    lock_page();
+    for (uint32_t i = 0; i < g_page->nprocs; i++) {
+        rvtk_proc *pr = &g_page->procs[i];
+        if (pr->pid == pid && pr->state == RVTK_PROC_EXITED && pr->exit_code > 128 && !gone(pid)) {
+            __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+            pr->state = RVTK_PROC_LIVE;
+            __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+        }
+    }
+    unlock_page();
+}
+
 __attribute__((visibility("default"))) int kill(pid_t pid, int sig) {
     static int (*real_kill)(pid_t, int);
     if (!real_kill) real_kill = (int (*)(pid_t, int))rvtk_libc("kill");
     if (pid > 0) mark_stopped(pid, 0, sig);
     else if (pid < -1) mark_stopped(0, -pid, sig);
-    return real_kill(pid, sig);
+    int r = real_kill(pid, sig);
+    if (r && pid > 0) {   /* no such process, or not ours to stop */
+        int e = errno;
+        unmark_stopped(pid);
+        errno = e;
+    }
+    return r;
 }
 
 __attribute__((visibility("default"))) int killpg(pid_t pgrp, int sig) {

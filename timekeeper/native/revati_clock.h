@@ -28,7 +28,18 @@
  * bumps `generation` and futex-wakes it.
  *
  * Writers (the service's jump; a process registering or leaving, which re-anchors so that G never
- * goes back) hold `lock` (a process-shared, robust mutex).
+ * goes back) hold `lock` (a process-shared, robust mutex; whoever inherits it from a dead writer
+ * first makes an odd `seq` even).
+ *
+ * Processes: a process registers when it loads the interposer (a forked child on its first use of
+ * the clock: it may only be about to exec). It marks itself EXITED with its code in exit()/_exit(),
+ * and frees its thread slots. A participant that stops another with a fatal signal marks it EXITED
+ * with 128 + signal first (an orderly end, e.g. a pool's workers); a process marked EXITED may still
+ * be running for a moment. A process that vanishes while LIVE crashed or was killed from outside.
+ * Slots of EXITED processes that are gone are reused.
+ *
+ * Companion files: <page path>.<suffix> (e.g. ".coll", the collective rendezvous table) belong to
+ * the run; the service removes them with the page.
  */
 #ifndef REVATI_CLOCK_H
 #define REVATI_CLOCK_H
