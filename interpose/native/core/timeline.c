@@ -172,8 +172,9 @@ rv_ns rv_enqueue_after(rv_stream *s, const rv_op *op, rv_ns duration, const rv_e
         pthread_mutex_unlock(&rv_tl_lock);
         return 0;
     }
-    rv_ns start = rv_sched_start(s, rv_host_now() + rv_cfg()->hw.launch_latency_ns);
-    if (not_before > start) start = not_before;
+    /* not_before (a rendezvous) already holds the caller's launch, its arrival: host time spent
+     * meeting the other ranks is not the GPU's */
+    rv_ns start = rv_sched_start(s, not_before > 0 ? not_before : rv_host_now() + rv_cfg()->hw.launch_latency_ns);
     rv_sched_commit(s, start + duration);
     if (rv_trace_on()) rv_trace_op(op, s, s->id, start, duration);
     pthread_mutex_unlock(&rv_tl_lock);

@@ -165,7 +165,8 @@ typedef struct rv_effect {
     size_t elem_size;
 } rv_effect;
 rv_ns rv_enqueue(rv_stream *s, const rv_op *op, rv_ns duration, const rv_effect *effect);
-/* The same, starting no earlier than not_before (a collective's rendezvous). */
+/* The same, starting at not_before (a collective's rendezvous: the latest rank's arrival, which
+ * includes the launch) or after the stream's earlier work; 0 means now + launch latency. */
 rv_ns rv_enqueue_after(rv_stream *s, const rv_op *op, rv_ns duration, const rv_effect *effect, rv_ns not_before);
 /* When new work on s could start now: after the stream's work and the host's launch. */
 rv_ns rv_stream_earliest(rv_stream *s);

@@ -145,12 +145,12 @@ static void fill_pci(int dev, nvmlPciInfo_t *p) {
 }
 
 /* NVML's total is larger than cudaMemGetInfo's: the driver keeps part of the framebuffer for itself
- * (NVML v2 calls it "reserved"). Measured: H100 80GB 81559 MiB vs 81079 MiB (480 MiB), H200
- * 143771 vs 143156 MiB (615 MiB). A fixed part plus a share of memory (page tables) fits both:
- * reserved = 304 MiB + total/460, rounded to MiB. */
-static uint64_t nvml_reserved(void) {
-    uint64_t total_mib = rv_cfg()->hw.total_memory / MIB;
-    return (uint64_t)(304.0 + (double)total_mib / 460.0 + 0.5) * MIB;
+ * (NVML v2 calls it "reserved"). Measured: H100 80GB 81559 MiB vs 81079 MiB, H200 143771 MiB vs
+ * 143155.94 MiB. NVML's total is whole MiB: CUDA's rounded up plus a fixed part and a share of memory
+ * (page tables), 304 MiB + 1/460, rounded to MiB; this reproduces both exactly. */
+static uint64_t nvml_total(void) {
+    uint64_t total_mib = (rv_cfg()->hw.total_memory + MIB - 1) / MIB;
+    return (total_mib + (uint64_t)(304.0 + (double)total_mib / 460.0 + 0.5)) * MIB;
 }
 
 static int sm_clock_mhz(void) { return attr_or(ATTR_CLOCK_RATE, 1980000) / 1000; }
@@ -187,22 +187,26 @@ static int nvlink_version(void) { return cc_major() >= 10 ? 5 : cc_major() == 9 
 
 /* ---------- init, system ---------- */
 
-RV_EXPORT nvmlReturn_t nvmlInit_v2(void) {
-    API();
+static nvmlReturn_t nvmlInit_v2_impl(void) {
     (void)rv_cfg();   /* the hardware description must be there (fatal, naming the cause, if not) */
     __atomic_fetch_add(&g_init, 1, __ATOMIC_ACQ_REL);
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlInit_v2(void) {
+    API();
+    return nvmlInit_v2_impl();
+}
+
 RV_EXPORT nvmlReturn_t nvmlInit(void) {
     API();
-    return nvmlInit_v2();
+    return nvmlInit_v2_impl();
 }
 
 RV_EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags) {
     API();
     (void)flags;
-    return nvmlInit_v2();
+    return nvmlInit_v2_impl();
 }
 
 RV_EXPORT nvmlReturn_t nvmlShutdown(void) {
@@ -263,16 +267,20 @@ RV_EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int leng
     return put_str(version, length, v);
 }
 
-RV_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v) {
-    API();
+static nvmlReturn_t nvmlSystemGetCudaDriverVersion_impl(int *v) {
     if (!v) return NVML_ERROR_INVALID_ARGUMENT;
     *v = CUDA_DRIVER_VERSION;
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v) {
+    API();
+    return nvmlSystemGetCudaDriverVersion_impl(v);
+}
+
 RV_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *v) {
     API();
-    return nvmlSystemGetCudaDriverVersion(v);
+    return nvmlSystemGetCudaDriverVersion_impl(v);
 }
 
 RV_EXPORT nvmlReturn_t nvmlSystemGetDriverBranch(nvmlSystemDriverBranchInfo_v1_t *info, unsigned int length) {
@@ -322,44 +330,56 @@ RV_EXPORT nvmlReturn_t nvmlUnitGetCount(unsigned int *count) {
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlGetExcludedDeviceCount(unsigned int *count) {
-    API();
+static nvmlReturn_t nvmlGetExcludedDeviceCount_impl(unsigned int *count) {
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
     *count = 0;
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlGetExcludedDeviceCount(unsigned int *count) {
+    API();
+    return nvmlGetExcludedDeviceCount_impl(count);
+}
+
 RV_EXPORT nvmlReturn_t nvmlGetBlacklistDeviceCount(unsigned int *count) {
     API();
-    return nvmlGetExcludedDeviceCount(count);
+    return nvmlGetExcludedDeviceCount_impl(count);
 }
 
 /* ---------- device handles ---------- */
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
-    API();
+static nvmlReturn_t nvmlDeviceGetCount_v2_impl(unsigned int *count) {
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
     *count = (unsigned)rv_device_count();
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count) {
+RV_EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
     API();
-    return nvmlDeviceGetCount_v2(count);
+    return nvmlDeviceGetCount_v2_impl(count);
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
+RV_EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count) {
     API();
+    return nvmlDeviceGetCount_v2_impl(count);
+}
+
+static nvmlReturn_t nvmlDeviceGetHandleByIndex_v2_impl(unsigned int index, nvmlDevice_t *device) {
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
     if (!device || !rv_device_valid((int)index)) return NVML_ERROR_INVALID_ARGUMENT;
     *device = handle_of((int)index);
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
+    API();
+    return nvmlDeviceGetHandleByIndex_v2_impl(index, device);
+}
+
 RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device) {
     API();
-    return nvmlDeviceGetHandleByIndex_v2(index, device);
+    return nvmlDeviceGetHandleByIndex_v2_impl(index, device);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device) {
@@ -382,8 +402,7 @@ static bool parse_bus_id(const char *s, unsigned *domain, unsigned *bus, unsigne
     return sscanf(s, "%x:%x.%x", bus, device, &fn) >= 2;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device) {
-    API();
+static nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2_impl(const char *pciBusId, nvmlDevice_t *device) {
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
     unsigned domain, bus, dv;
     if (!pciBusId || !device || !parse_bus_id(pciBusId, &domain, &bus, &dv)) return NVML_ERROR_INVALID_ARGUMENT;
@@ -395,9 +414,14 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nv
     return NVML_ERROR_NOT_FOUND;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device) {
+    API();
+    return nvmlDeviceGetHandleByPciBusId_v2_impl(pciBusId, device);
+}
+
 RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char *pciBusId, nvmlDevice_t *device) {
     API();
-    return nvmlDeviceGetHandleByPciBusId_v2(pciBusId, device);
+    return nvmlDeviceGetHandleByPciBusId_v2_impl(pciBusId, device);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index) {
@@ -502,8 +526,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, i
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device, nvmlDeviceAttributes_t *a) {
-    API();
+static nvmlReturn_t nvmlDeviceGetAttributes_v2_impl(nvmlDevice_t device, nvmlDeviceAttributes_t *a) {
     DEVICE(device, dev);
     (void)dev;
     if (!a) return NVML_ERROR_INVALID_ARGUMENT;
@@ -515,13 +538,18 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device, nvmlDevic
     a->sharedOfaCount = 1;
     a->gpuInstanceSliceCount = 7;
     a->computeInstanceSliceCount = 7;
-    a->memorySizeMB = (rv_cfg()->hw.total_memory + nvml_reserved()) / MIB;
+    a->memorySizeMB = nvml_total() / MIB;
     return NVML_SUCCESS;
+}
+
+RV_EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device, nvmlDeviceAttributes_t *a) {
+    API();
+    return nvmlDeviceGetAttributes_v2_impl(device, a);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetAttributes(nvmlDevice_t device, nvmlDeviceAttributes_t *a) {
     API();
-    return nvmlDeviceGetAttributes_v2(device, a);
+    return nvmlDeviceGetAttributes_v2_impl(device, a);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetNumGpuCores(nvmlDevice_t device, unsigned int *cores) {
@@ -536,22 +564,26 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNumGpuCores(nvmlDevice_t device, unsigned in
 
 /* ---------- PCI ---------- */
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
-    API();
+static nvmlReturn_t nvmlDeviceGetPciInfo_v3_impl(nvmlDevice_t device, nvmlPciInfo_t *pci) {
     DEVICE(device, dev);
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
     fill_pci(dev, pci);
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
+    API();
+    return nvmlDeviceGetPciInfo_v3_impl(device, pci);
+}
+
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_t *pci) {
     API();
-    return nvmlDeviceGetPciInfo_v3(device, pci);
+    return nvmlDeviceGetPciInfo_v3_impl(device, pci);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfo_t *pci) {
     API();
-    return nvmlDeviceGetPciInfo_v3(device, pci);
+    return nvmlDeviceGetPciInfo_v3_impl(device, pci);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfoExt(nvmlDevice_t device, nvmlPciInfoExt_v1_t *pci) {
@@ -617,7 +649,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t
     if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
     uint64_t free_b, total_b;
     rv_mem_info(dev, &free_b, &total_b);
-    memory->total = total_b + nvml_reserved();
+    memory->total = nvml_total();
     memory->free = free_b;
     memory->used = memory->total - free_b;   /* reserved + context + allocations */
     return NVML_SUCCESS;
@@ -630,8 +662,8 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemor
     if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     uint64_t free_b, total_b;
     rv_mem_info(dev, &free_b, &total_b);
-    memory->reserved = nvml_reserved();
-    memory->total = total_b + memory->reserved;
+    memory->total = nvml_total();
+    memory->reserved = memory->total - total_b;
     memory->free = free_b;
     memory->used = total_b - free_b;   /* context + allocations */
     return NVML_SUCCESS;
@@ -835,8 +867,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemoteDeviceType(nvmlDevice_t device, 
 }
 
 /* Links end at NVSwitches (4 of them, as on HGX H100: links spread round-robin). */
-RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci) {
-    API();
+static nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2_impl(nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci) {
     LINK(device, dev, link);
     (void)dev;
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
@@ -850,9 +881,14 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, 
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci) {
+    API();
+    return nvmlDeviceGetNvLinkRemotePciInfo_v2_impl(device, link, pci);
+}
+
 RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci) {
     API();
-    return nvmlDeviceGetNvLinkRemotePciInfo_v2(device, link, pci);
+    return nvmlDeviceGetNvLinkRemotePciInfo_v2_impl(device, link, pci);
 }
 
 /* ---------- modes ---------- */
@@ -928,8 +964,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetVirtualizationMode(nvmlDevice_t device, nvml
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPstates_t *pState) {
-    API();
+static nvmlReturn_t nvmlDeviceGetPerformanceState_impl(nvmlDevice_t device, nvmlPstates_t *pState) {
     DEVICE(device, dev);
     (void)dev;
     if (!pState) return NVML_ERROR_INVALID_ARGUMENT;
@@ -937,15 +972,19 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPs
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPstates_t *pState) {
+    API();
+    return nvmlDeviceGetPerformanceState_impl(device, pState);
+}
+
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPowerState(nvmlDevice_t device, nvmlPstates_t *pState) {
     API();
-    return nvmlDeviceGetPerformanceState(device, pState);
+    return nvmlDeviceGetPerformanceState_impl(device, pState);
 }
 
 /* ---------- clocks, power, thermals, utilization ---------- */
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
-    API();
+static nvmlReturn_t nvmlDeviceGetMaxClockInfo_impl(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
     DEVICE(device, dev);
     (void)dev;
     if (!clock || (unsigned)type >= NVML_CLOCK_COUNT) return NVML_ERROR_INVALID_ARGUMENT;
@@ -953,10 +992,15 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockT
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
+    API();
+    return nvmlDeviceGetMaxClockInfo_impl(device, type, clock);
+}
+
 /* A GPU of a serving deployment runs boosted: current clocks are the maximum ones. */
 RV_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
     API();
-    return nvmlDeviceGetMaxClockInfo(device, type, clock);
+    return nvmlDeviceGetMaxClockInfo_impl(device, type, clock);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t device, nvmlClockType_t type, nvmlClockId_t id, unsigned int *mhz) {
@@ -970,17 +1014,17 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t device, nvmlClockType_t t
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetApplicationsClock(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
     API();
-    return nvmlDeviceGetMaxClockInfo(device, type, clock);
+    return nvmlDeviceGetMaxClockInfo_impl(device, type, clock);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetDefaultApplicationsClock(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
     API();
-    return nvmlDeviceGetMaxClockInfo(device, type, clock);
+    return nvmlDeviceGetMaxClockInfo_impl(device, type, clock);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetMaxCustomerBoostClock(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
     API();
-    return nvmlDeviceGetMaxClockInfo(device, type, clock);
+    return nvmlDeviceGetMaxClockInfo_impl(device, type, clock);
 }
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetSupportedMemoryClocks(nvmlDevice_t device, unsigned int *count, unsigned int *clocks) {
@@ -1007,8 +1051,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t device,
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, unsigned long long *reasons) {
-    API();
+static nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons_impl(nvmlDevice_t device, unsigned long long *reasons) {
     DEVICE(device, dev);
     (void)dev;
     if (!reasons) return NVML_ERROR_INVALID_ARGUMENT;
@@ -1016,13 +1059,17 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t devic
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, unsigned long long *reasons) {
+RV_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, unsigned long long *reasons) {
     API();
-    return nvmlDeviceGetCurrentClocksEventReasons(device, reasons);
+    return nvmlDeviceGetCurrentClocksEventReasons_impl(device, reasons);
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetSupportedClocksEventReasons(nvmlDevice_t device, unsigned long long *reasons) {
+RV_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, unsigned long long *reasons) {
     API();
+    return nvmlDeviceGetCurrentClocksEventReasons_impl(device, reasons);
+}
+
+static nvmlReturn_t nvmlDeviceGetSupportedClocksEventReasons_impl(nvmlDevice_t device, unsigned long long *reasons) {
     DEVICE(device, dev);
     (void)dev;
     if (!reasons) return NVML_ERROR_INVALID_ARGUMENT;
@@ -1030,9 +1077,14 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetSupportedClocksEventReasons(nvmlDevice_t dev
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetSupportedClocksEventReasons(nvmlDevice_t device, unsigned long long *reasons) {
+    API();
+    return nvmlDeviceGetSupportedClocksEventReasons_impl(device, reasons);
+}
+
 RV_EXPORT nvmlReturn_t nvmlDeviceGetSupportedClocksThrottleReasons(nvmlDevice_t device, unsigned long long *reasons) {
     API();
-    return nvmlDeviceGetSupportedClocksEventReasons(device, reasons);
+    return nvmlDeviceGetSupportedClocksEventReasons_impl(device, reasons);
 }
 
 #define UINT_QUERY(fn, value)                                           \
@@ -1106,8 +1158,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUt
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned int *util, unsigned int *periodUs) {
-    API();
+static nvmlReturn_t nvmlDeviceGetEncoderUtilization_impl(nvmlDevice_t device, unsigned int *util, unsigned int *periodUs) {
     DEVICE(device, dev);
     (void)dev;
     if (!util || !periodUs) return NVML_ERROR_INVALID_ARGUMENT;
@@ -1116,9 +1167,14 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsi
     return NVML_SUCCESS;
 }
 
+RV_EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned int *util, unsigned int *periodUs) {
+    API();
+    return nvmlDeviceGetEncoderUtilization_impl(device, util, periodUs);
+}
+
 RV_EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, unsigned int *util, unsigned int *periodUs) {
     API();
-    return nvmlDeviceGetEncoderUtilization(device, util, periodUs);
+    return nvmlDeviceGetEncoderUtilization_impl(device, util, periodUs);
 }
 
 /* ---------- events: supported, never raised ---------- */
@@ -1163,15 +1219,49 @@ RV_EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned lo
 
 /* Nothing ever happens to a virtual GPU: a wait times out after its timeout (a sleep, which the
  * timekeeper turns into virtual time). */
-RV_EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
-    API();
+static nvmlReturn_t nvmlEventSetWait_v2_impl(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
     if (!set || set->magic != EVENTSET_MAGIC || !data) return NVML_ERROR_INVALID_ARGUMENT;
     struct timespec ts = {timeoutms / 1000, (long)(timeoutms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0) {}
     return NVML_ERROR_TIMEOUT;
 }
 
+RV_EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
+    API();
+    return nvmlEventSetWait_v2_impl(set, data, timeoutms);
+}
+
 RV_EXPORT nvmlReturn_t nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
     API();
-    return nvmlEventSetWait_v2(set, data, timeoutms);
+    return nvmlEventSetWait_v2_impl(set, data, timeoutms);
+}
+
+/* ---------- what an SXM board does not have: answered by hand (a stub would log and, in strict
+ * mode, abort, while "not supported" is the real board's answer) ---------- */
+
+static nvmlReturn_t nvmlDeviceGetFanSpeed_impl(nvmlDevice_t device, unsigned int *speed) {
+    DEVICE(device, dev);
+    (void)dev;
+    (void)speed;
+    return NVML_ERROR_NOT_SUPPORTED;
+}
+
+RV_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *speed) {
+    API();
+    return nvmlDeviceGetFanSpeed_impl(device, speed);
+}
+
+RV_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned int fan, unsigned int *speed) {
+    API();
+    (void)fan;
+    return nvmlDeviceGetFanSpeed_impl(device, speed);
+}
+
+RV_EXPORT nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *numFans) {
+    API();
+    DEVICE(device, dev);
+    (void)dev;
+    if (!numFans) return NVML_ERROR_INVALID_ARGUMENT;
+    *numFans = 0;
+    return NVML_SUCCESS;
 }
