@@ -20,7 +20,7 @@ def nccl_include() -> Path:
     try:
         import nvidia.nccl
     except ImportError:
-        pytest.skip("nvidia-nccl wheel not installed: the NCCL test program builds against its nccl.h")
+        pytest.fail("nvidia-nccl wheel not installed (torch's CUDA dependencies): the NCCL test program builds against its nccl.h")
     return Path(list(nvidia.nccl.__path__)[0]) / "include"
 
 
@@ -229,7 +229,7 @@ def test_torch_counts_and_names_virtual_gpus(tmp_path):
 
 
 def test_torch_monitoring_through_pynvml(tmp_path):
-    pytest.importorskip("pynvml", reason="nvidia-ml-py not installed (torch's monitoring calls use it)")
+    import pynvml  # noqa: F401  (nvidia-ml-py, in the test extra: torch's monitoring calls use it)
     r = torch_run(["--gpus", "2"], """
         import torch, pynvml
         print("CHECK utilization", torch.cuda.utilization(1))
