@@ -160,3 +160,20 @@ def test_transformers_generate_batch_on_virtual_h100(tmp_path):
     events = [e for f in (tmp_path / "h100").glob("trace-*.json") for e in load_trace(f) if e.get("ph") == "X"]
     assert any(e["name"] == "cudnn attention" for e in events)
     assert any(e["name"].endswith("gemm") for e in events)
+
+
+VISIBLE = """
+import json, torch
+props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
+print(json.dumps({"count": len(props), "uuids": [str(p.uuid) for p in props], "buses": [p.pci_bus_id for p in props]}))
+"""
+
+
+def test_cuda_visible_devices_selects_physical_devices():
+    every = run_py(VISIBLE, "--gpus", "4")
+    r = revati_run(["--gpus", "4"], [sys.executable, "-c", VISIBLE], env={"CUDA_VISIBLE_DEVICES": f"3,GPU-{every['uuids'][1]}"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    some = json.loads(r.stdout.strip().splitlines()[-1])
+    assert every["count"] == 4 and len(set(every["uuids"])) == 4
+    assert some["uuids"] == [every["uuids"][3], every["uuids"][1]]   # by index and by UUID, in order
+    assert some["buses"] == [3, 1]

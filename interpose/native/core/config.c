@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "revati.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +67,75 @@ const rv_config *rv_cfg(void) {
     return &g_cfg;
 }
 
-int rv_device_count(void) { return rv_cfg()->gpus; }
+/* ---------- CUDA_VISIBLE_DEVICES: visible (logical) -> physical devices ---------- */
+static int g_visible[RV_MAX_DEVICES];
+static int g_nvisible;
+static pthread_once_t g_vis_once = PTHREAD_ONCE_INIT;
 
-bool rv_device_valid(int dev) { return dev >= 0 && dev < rv_cfg()->gpus; }
+static void physical_uuid(int phys, unsigned char out[16]) {
+    const char *hex = rv_cfg()->hw.uuid;
+    memset(out, 0, 16);
+    for (int i = 0; i < 16 && hex[2 * i] && hex[2 * i + 1]; i++) {
+        unsigned b;
+        sscanf(hex + 2 * i, "%2x", &b);
+        out[i] = (unsigned char)(i == 15 ? b + phys : b);   /* distinct per device */
+    }
+}
+
+/* "GPU-xxxxxxxx-..." (a prefix is enough, as in CUDA) -> physical index, or -1. */
+static int by_uuid(const char *tok, size_t len) {
+    char want[64] = {0};
+    size_t n = 0;
+    for (size_t i = 4; i < len && n < sizeof want - 1; i++)
+        if (tok[i] != '-') want[n++] = (char)tolower((unsigned char)tok[i]);
+    for (int p = 0; p < rv_cfg()->gpus; p++) {
+        unsigned char u[16];
+        char hex[33];
+        physical_uuid(p, u);
+        for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", u[i]);
+        if (n && !strncmp(hex, want, n)) return p;
+    }
+    return -1;
+}
+
+/* As CUDA reads the list: stop at the first entry that names no device. */
+static void parse_visible(void) {
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    int gpus = rv_cfg()->gpus;
+    if (!v) {
+        for (int i = 0; i < gpus; i++) g_visible[i] = i;
+        g_nvisible = gpus;
+        return;
+    }
+    while (*v && g_nvisible < RV_MAX_DEVICES) {
+        size_t len = strcspn(v, ",");
+        while (len && isspace((unsigned char)*v)) { v++; len--; }
+        int phys = -1;
+        if (len > 4 && !strncmp(v, "GPU-", 4)) phys = by_uuid(v, len);
+        else if (len && isdigit((unsigned char)*v)) phys = atoi(v);
+        if (phys < 0 || phys >= gpus) break;
+        g_visible[g_nvisible++] = phys;
+        v += len;
+        if (*v == ',') v++;
+    }
+}
+
+int rv_device_count(void) {
+    pthread_once(&g_vis_once, parse_visible);
+    return g_nvisible;
+}
+
+bool rv_device_valid(int dev) { return dev >= 0 && dev < rv_device_count(); }
+
+int rv_device_physical(int dev) { return rv_device_valid(dev) ? g_visible[dev] : -1; }
+
+void rv_device_uuid(int dev, unsigned char out[16]) { physical_uuid(rv_device_physical(dev), out); }
+
+int rv_device_by_pci_bus(int bus) {
+    for (int d = 0; d < rv_device_count(); d++)
+        if (g_visible[d] == bus) return d;
+    return -1;
+}
 
 static __thread int t_device;
 int rv_current_device(void) { return t_device; }

@@ -72,7 +72,10 @@ static inline void rv_count(rv_api_counter *c) {
 long rv_stub_hit(rv_api_counter *c, long not_supported);
 
 /* ---------- devices ---------- */
-int rv_device_count(void);
+int rv_device_count(void);           /* visible devices (CUDA_VISIBLE_DEVICES applies) */
+int rv_device_physical(int dev);     /* the machine's device behind a visible one (NVML's index) */
+void rv_device_uuid(int dev, unsigned char out[16]);   /* per physical device: catalog uuid + index */
+int rv_device_by_pci_bus(int bus);   /* visible device on that PCI bus (= physical index), or -1 */
 int rv_current_device(void);          /* thread-local, cheap */
 void rv_set_current_device(int dev);
 bool rv_device_valid(int dev);

@@ -75,22 +75,14 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
     snprintf(name, len, "%s", rv_cfg()->hw.name);
     return CUDA_SUCCESS;
 }
-static void uuid_of(CUdevice d, char out[16]) {
-    const char *hex = rv_cfg()->hw.uuid;
-    memset(out, 0, 16);
-    for (int i = 0; i < 16 && hex[2 * i]; i++) {
-        unsigned b;
-        sscanf(hex + 2 * i, "%2x", &b);
-        out[i] = (char)(i == 15 ? b + d : b);   /* distinct per device, as cudart reports */
-    }
-}
+static void uuid_of(CUdevice d, char out[16]) { rv_device_uuid(d, (unsigned char *)out); }
 CUresult cuDeviceGetUuid(CUuuid *u, CUdevice d) { API; uuid_of(d, u->bytes); return CUDA_SUCCESS; }
 CUresult cuDeviceGetUuid_v2(CUuuid *u, CUdevice d) { API; uuid_of(d, u->bytes); return CUDA_SUCCESS; }
 CUresult cuDeviceTotalMem_v2(size_t *b, CUdevice d) { API; (void)d; *b = rv_cfg()->hw.total_memory; return CUDA_SUCCESS; }
 CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d) {
     API;
     if (!rv_device_valid(d)) return CUDA_ERROR_INVALID_DEVICE;
-    if (a == CU_DEVICE_ATTRIBUTE_PCI_BUS_ID) { *v = d; return CUDA_SUCCESS; }
+    if (a == CU_DEVICE_ATTRIBUTE_PCI_BUS_ID) { *v = rv_device_physical(d); return CUDA_SUCCESS; }
     return rv_hw_attr(a, v) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
 CUresult cuDeviceComputeCapability(int *major, int *minor, CUdevice d) {
@@ -99,7 +91,12 @@ CUresult cuDeviceComputeCapability(int *major, int *minor, CUdevice d) {
     *minor = attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
     return CUDA_SUCCESS;
 }
-CUresult cuDeviceGetPCIBusId(char *buf, int len, CUdevice d) { API; snprintf(buf, len, "00000000:%02X:00.0", d); return CUDA_SUCCESS; }
+CUresult cuDeviceGetPCIBusId(char *buf, int len, CUdevice d) {
+    API;
+    if (!rv_device_valid(d)) return CUDA_ERROR_INVALID_DEVICE;
+    snprintf(buf, len, "00000000:%02X:00.0", rv_device_physical(d));
+    return CUDA_SUCCESS;
+}
 CUresult cuDeviceCanAccessPeer(int *can, CUdevice d, CUdevice peer) { API; *can = d != peer && rv_device_valid(peer); return CUDA_SUCCESS; }
 
 /* ---------------- contexts: one primary context per device, always active ---------------- */

@@ -100,7 +100,7 @@ cudaError_t cudaChooseDevice(int *d, const struct cudaDeviceProp *p) { API; (voi
 cudaError_t cudaDeviceGetAttribute(int *v, enum cudaDeviceAttr a, int d) {
     API;
     if (!rv_device_valid(d)) return fail(cudaErrorInvalidDevice);
-    if (a == cudaDevAttrPciBusId) { *v = d; return cudaSuccess; }  /* distinct per device */
+    if (a == cudaDevAttrPciBusId) { *v = rv_device_physical(d); return cudaSuccess; }  /* one bus per device */
     if (rv_hw_attr(a, v)) return fail(cudaErrorInvalidValue);
     return cudaSuccess;
 }
@@ -110,11 +110,7 @@ static void fill_props(struct cudaDeviceProp *p, int d) {
     const rv_hw *hw = &rv_cfg()->hw;
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", hw->name);
-    for (int i = 0; i < 16 && hw->uuid[2 * i]; i++) {
-        unsigned b;
-        sscanf(hw->uuid + 2 * i, "%2x", &b);
-        p->uuid.bytes[i] = (char)(i == 15 ? b + d : b);
-    }
+    rv_device_uuid(d, (unsigned char *)p->uuid.bytes);
     p->totalGlobalMem = hw->total_memory;
     p->sharedMemPerBlock = attr(cudaDevAttrMaxSharedMemoryPerBlock);
     p->regsPerBlock = attr(cudaDevAttrMaxRegistersPerBlock);
@@ -177,7 +173,7 @@ static void fill_props(struct cudaDeviceProp *p, int d) {
     p->surfaceAlignment = attr(cudaDevAttrSurfaceAlignment);
     p->concurrentKernels = attr(cudaDevAttrConcurrentKernels);
     p->ECCEnabled = attr(cudaDevAttrEccEnabled);
-    p->pciBusID = d;
+    p->pciBusID = rv_device_physical(d);
     p->pciDeviceID = attr(cudaDevAttrPciDeviceId);
     p->pciDomainID = attr(cudaDevAttrPciDomainId);
     p->tccDriver = attr(cudaDevAttrTccDriver);
@@ -280,14 +276,15 @@ cudaError_t cudaDeviceGetP2PAttribute(int *v, enum cudaDeviceP2PAttr a, int s, i
 cudaError_t cudaDeviceGetPCIBusId(char *buf, int len, int d) {
     API;
     if (!rv_device_valid(d)) return fail(cudaErrorInvalidDevice);
-    snprintf(buf, len, "00000000:%02X:00.0", d);
+    snprintf(buf, len, "00000000:%02X:00.0", rv_device_physical(d));
     return cudaSuccess;
 }
 cudaError_t cudaDeviceGetByPCIBusId(int *d, const char *id) {
     API;
     unsigned dom, bus;
-    if (sscanf(id, "%x:%x", &dom, &bus) != 2 || !rv_device_valid((int)bus)) return fail(cudaErrorInvalidValue);
-    *d = (int)bus;
+    int dev;
+    if (sscanf(id, "%x:%x", &dom, &bus) != 2 || (dev = rv_device_by_pci_bus((int)bus)) < 0) return fail(cudaErrorInvalidValue);
+    *d = dev;
     return cudaSuccess;
 }
 cudaError_t cudaDeviceGetStreamPriorityRange(int *least, int *greatest) {

@@ -36,6 +36,10 @@
 #define CUDA_DRIVER_VERSION (RV_CUDA_MAJOR * 1000 + 80)   /* 12080: a CUDA 12.8 driver */
 #endif
 
+
+/* NVML sees the machine's physical devices: CUDA_VISIBLE_DEVICES does not apply to it. */
+static int physical_count(void) { return rv_cfg()->gpus; }
+static bool physical_valid(int d) { return d >= 0 && d < physical_count(); }
 /* CUdevice_attribute numbers read from the hardware description */
 #define ATTR_CLOCK_RATE 13          /* kHz */
 #define ATTR_SM_COUNT 16
@@ -72,7 +76,7 @@ static bool inited(void) { return __atomic_load_n(&g_init, __ATOMIC_ACQUIRE) > 0
 /* The device behind a handle, or -1 (NVML answers INVALID_ARGUMENT). */
 static int dev_of(nvmlDevice_t d) {
     if (d < g_devs || d >= g_devs + RV_MAX_DEVICES || d->magic != DEV_MAGIC) return -1;
-    return rv_device_valid(d->index) ? d->index : -1;
+    return physical_valid(d->index) ? d->index : -1;
 }
 
 /* Prologue of every device query: library initialised, handle valid. */
@@ -314,7 +318,7 @@ RV_EXPORT nvmlReturn_t nvmlSystemGetTopologyGpuSet(unsigned int cpu, unsigned in
     (void)cpu;
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
-    unsigned n = (unsigned)rv_device_count();
+    unsigned n = (unsigned)physical_count();
     if (!devices || *count == 0) { *count = n; return NVML_SUCCESS; }
     if (*count < n) { *count = n; return NVML_ERROR_INSUFFICIENT_SIZE; }
     for (unsigned i = 0; i < n; i++) devices[i] = handle_of((int)i);
@@ -351,7 +355,7 @@ RV_EXPORT nvmlReturn_t nvmlGetBlacklistDeviceCount(unsigned int *count) {
 static nvmlReturn_t nvmlDeviceGetCount_v2_impl(unsigned int *count) {
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
-    *count = (unsigned)rv_device_count();
+    *count = (unsigned)physical_count();
     return NVML_SUCCESS;
 }
 
@@ -367,7 +371,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count) {
 
 static nvmlReturn_t nvmlDeviceGetHandleByIndex_v2_impl(unsigned int index, nvmlDevice_t *device) {
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
-    if (!device || !rv_device_valid((int)index)) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!device || !physical_valid((int)index)) return NVML_ERROR_INVALID_ARGUMENT;
     *device = handle_of((int)index);
     return NVML_SUCCESS;
 }
@@ -386,7 +390,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t 
     API();
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
     if (!uuid || !device) return NVML_ERROR_INVALID_ARGUMENT;
-    for (int d = 0; d < rv_device_count(); d++) {
+    for (int d = 0; d < physical_count(); d++) {
         char u[NVML_DEVICE_UUID_BUFFER_SIZE];
         uuid_str(d, u);
         if (!strcasecmp(u, uuid)) { *device = handle_of(d); return NVML_SUCCESS; }
@@ -406,7 +410,7 @@ static nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2_impl(const char *pciBusId, 
     if (!inited()) return NVML_ERROR_UNINITIALIZED;
     unsigned domain, bus, dv;
     if (!pciBusId || !device || !parse_bus_id(pciBusId, &domain, &bus, &dv)) return NVML_ERROR_INVALID_ARGUMENT;
-    for (int d = 0; d < rv_device_count(); d++) {
+    for (int d = 0; d < physical_count(); d++) {
         unsigned a, b, c;
         pci_loc(d, &a, &b, &c);
         if (a == domain && b == bus && c == dv) { *device = handle_of(d); return NVML_SUCCESS; }
@@ -648,7 +652,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t
     DEVICE(device, dev);
     if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
     uint64_t free_b, total_b;
-    rv_mem_info(dev, &free_b, &total_b);
+    rv_mem_info(rv_device_by_pci_bus(dev), &free_b, &total_b);   /* NVML counts physical devices */
     memory->total = nvml_total();
     memory->free = free_b;
     memory->used = memory->total - free_b;   /* reserved + context + allocations */
@@ -661,7 +665,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemor
     if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
     if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     uint64_t free_b, total_b;
-    rv_mem_info(dev, &free_b, &total_b);
+    rv_mem_info(rv_device_by_pci_bus(dev), &free_b, &total_b);   /* NVML counts physical devices */
     memory->total = nvml_total();
     memory->reserved = memory->total - total_b;
     memory->free = free_b;
@@ -740,11 +744,11 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t device, nvm
     API();
     DEVICE(device, dev);
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
-    unsigned n = level >= NVML_TOPOLOGY_NODE ? (unsigned)rv_device_count() - 1 : 0;
+    unsigned n = level >= NVML_TOPOLOGY_NODE ? (unsigned)physical_count() - 1 : 0;
     if (!devices || *count == 0) { *count = n; return NVML_SUCCESS; }
     if (*count < n) { *count = n; return NVML_ERROR_INSUFFICIENT_SIZE; }
     unsigned k = 0;
-    for (int d = 0; d < rv_device_count() && k < n; d++)
+    for (int d = 0; d < physical_count() && k < n; d++)
         if (d != dev) devices[k++] = handle_of(d);
     *count = k;
     return NVML_SUCCESS;
@@ -828,7 +832,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t device, unsigned in
     LINK(device, dev, link);
     (void)dev;
     if (!isActive) return NVML_ERROR_INVALID_ARGUMENT;
-    *isActive = rv_device_count() > 1 ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    *isActive = physical_count() > 1 ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
     return NVML_SUCCESS;
 }
 
