@@ -171,9 +171,10 @@ print(json.dumps({"count": len(props), "uuids": [str(p.uuid) for p in props], "b
 
 def test_cuda_visible_devices_selects_physical_devices():
     every = run_py(VISIBLE, "--gpus", "4")
-    r = revati_run(["--gpus", "4"], [sys.executable, "-c", VISIBLE], env={"CUDA_VISIBLE_DEVICES": f"3,GPU-{every['uuids'][1]}"})
-    assert r.returncode == 0, r.stderr[-2000:]
-    some = json.loads(r.stdout.strip().splitlines()[-1])
     assert every["count"] == 4 and len(set(every["uuids"])) == 4
-    assert some["uuids"] == [every["uuids"][3], every["uuids"][1]]   # by index and by UUID, in order
-    assert some["buses"] == [3, 1]
+    for visible in ("3,1", f"GPU-{every['uuids'][3]},GPU-{every['uuids'][1]}"):   # by index, by UUID
+        r = revati_run(["--gpus", "4"], [sys.executable, "-c", VISIBLE], env={"CUDA_VISIBLE_DEVICES": visible})
+        assert r.returncode == 0, r.stderr[-2000:]
+        some = json.loads(r.stdout.strip().splitlines()[-1])
+        assert some["uuids"] == [every["uuids"][3], every["uuids"][1]], visible
+        assert some["buses"] == [3, 1]
