@@ -174,6 +174,11 @@ rv_ns rv_enqueue_after(rv_stream *s, const rv_op *op, rv_ns duration, const rv_e
 /* When new work on s could start now: after the stream's work and the host's launch. */
 rv_ns rv_stream_earliest(rv_stream *s);
 bool rv_stream_capturing(rv_stream *s);
+/* Copies and memsets: the op and its effect (also for graph nodes), and enqueueing them. */
+void rv_copy_op(rv_op *op, rv_effect *e, int device, void *dst, const void *src, size_t n);
+void rv_memset_op(rv_op *op, rv_effect *e, int device, void *dst, int value, size_t count, size_t elem);
+rv_ns rv_enqueue_copy(rv_stream *s, void *dst, const void *src, size_t n);
+rv_ns rv_enqueue_memset(rv_stream *s, void *dst, int value, size_t count, size_t elem);
 /* A host function that runs when the stream reaches it (on the interposer's callback thread). */
 int rv_enqueue_host_fn(rv_stream *s, void (*fn)(void *), void *arg);
 

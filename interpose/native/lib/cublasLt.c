@@ -165,14 +165,7 @@ size_t cublasLtGetCudartVersion(void) {
 
 cublasStatus_t cublasLtGetProperty(libraryPropertyType type, int *value) {
     API();
-    if (!value) return CUBLAS_STATUS_INVALID_VALUE;
-    switch (type) {
-    case MAJOR_VERSION: *value = RV_CUBLAS_VER_MAJOR; break;
-    case MINOR_VERSION: *value = RV_CUBLAS_VER_MINOR; break;
-    case PATCH_LEVEL: *value = RV_CUBLAS_VER_PATCH; break;
-    default: return CUBLAS_STATUS_INVALID_VALUE;
-    }
-    return CUBLAS_STATUS_SUCCESS;
+    return rv_cublas_property(type, value);
 }
 
 const char *cublasLtGetStatusName(cublasStatus_t status) {

@@ -298,16 +298,7 @@ CUresult cuPointerGetAttribute(void *data, CUpointer_attribute a, CUdeviceptr p)
     }
 }
 
-static void copy(void *dst, const void *src, size_t n, rv_stream *s) {
-    rv_op op;
-    bool pinned;
-    rv_op_init(&op, RV_OP_MEMCPY, rv_stream_device(s), "memcpy");
-    op.u.copy.direction = rv_copy_direction(dst, src, &pinned);
-    op.u.copy.bytes = (int64_t)n;
-    op.u.copy.pinned = pinned;
-    rv_effect e = {.kind = 1, .dst = dst, .src = src, .n = n};
-    rv_enqueue(s, &op, -1, &e);
-}
+static void copy(void *dst, const void *src, size_t n, rv_stream *s) { rv_enqueue_copy(s, dst, src, n); }
 static CUresult copy_sync(void *dst, const void *src, size_t n) {
     rv_stream *s = S(0);
     copy(dst, src, n, s);
@@ -334,11 +325,7 @@ CUresult cuMemcpyPeerAsync(CUdeviceptr d, CUcontext dc, CUdeviceptr s, CUcontext
 
 static CUresult set(CUdeviceptr d, unsigned v, size_t count, size_t elem, CUstream h, bool sync) {
     STREAM_OR_FAIL(s, h);
-    rv_op op;
-    rv_op_init(&op, RV_OP_MEMSET, rv_stream_device(s), "memset");
-    op.u.memset.bytes = (int64_t)(count * elem);
-    rv_effect e = {.kind = 2, .dst = (void *)d, .n = count, .value = (int)v, .elem_size = elem};
-    rv_enqueue(s, &op, -1, &e);
+    rv_enqueue_memset(s, (void *)d, (int)v, count, elem);
     if (sync) rv_stream_sync(s);
     return CUDA_SUCCESS;
 }

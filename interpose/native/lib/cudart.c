@@ -384,24 +384,8 @@ cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *a, const void
     return cudaSuccess;
 }
 
-static rv_ns copy(void *dst, const void *src, size_t n, rv_stream *s) {
-    rv_op op;
-    bool pinned;
-    rv_op_init(&op, RV_OP_MEMCPY, rv_stream_device(s), "memcpy");
-    op.u.copy.direction = rv_copy_direction(dst, src, &pinned);
-    op.u.copy.bytes = (int64_t)n;
-    op.u.copy.pinned = pinned;
-    rv_effect e = {.kind = 1, .dst = dst, .src = src, .n = n};
-    return rv_enqueue(s, &op, -1, &e);
-}
-
-static void fill(void *dst, int value, size_t count, size_t elem, rv_stream *s) {
-    rv_op op;
-    rv_op_init(&op, RV_OP_MEMSET, rv_stream_device(s), "memset");
-    op.u.memset.bytes = (int64_t)(count * elem);
-    rv_effect e = {.kind = 2, .dst = dst, .n = count, .value = value, .elem_size = elem};
-    rv_enqueue(s, &op, -1, &e);
-}
+static rv_ns copy(void *dst, const void *src, size_t n, rv_stream *s) { return rv_enqueue_copy(s, dst, src, n); }
+static void fill(void *dst, int value, size_t count, size_t elem, rv_stream *s) { rv_enqueue_memset(s, dst, value, count, elem); }
 
 /* Synchronous copies: the host waits unless it is device-to-device (CUDA returns early then). */
 static cudaError_t copy_sync(void *dst, const void *src, size_t n, rv_stream *s) {
@@ -436,12 +420,9 @@ cudaError_t cudaMemcpyPeerAsync(void *d, int dd, const void *s, int sd, size_t n
 static void copy2d(void *dst, size_t dp, const void *src, size_t sp, size_t w, size_t h, rv_stream *s) {
     if (dp == w && sp == w) { copy(dst, src, w * h, s); return; }
     rv_op op;
-    bool pinned;
-    rv_op_init(&op, RV_OP_MEMCPY, rv_stream_device(s), "memcpy2d");
-    op.u.copy.direction = rv_copy_direction(dst, src, &pinned);
-    op.u.copy.bytes = (int64_t)(w * h);
-    op.u.copy.pinned = pinned;
-    rv_enqueue(s, &op, -1, NULL);
+    rv_effect e;
+    rv_copy_op(&op, &e, rv_stream_device(s), dst, src, w * h);
+    rv_enqueue(s, &op, -1, NULL);   /* rows apart: the effect is row by row */
     for (size_t r = 0; r < h; r++) rv_copy_effect((char *)dst + r * dp, (const char *)src + r * sp, w);
 }
 cudaError_t cudaMemcpy2D(void *d, size_t dp, const void *s, size_t sp, size_t w, size_t h, enum cudaMemcpyKind k) {
@@ -476,8 +457,11 @@ cudaError_t cudaMemsetAsync_ptsz(void *d, int v, size_t n, cudaStream_t h) {
 cudaError_t cudaMemset2DAsync(void *d, size_t pitch, int v, size_t w, size_t h, cudaStream_t hs) {
     API;
     STREAM_OR_FAIL(st, hs);
+    rv_op op;
+    rv_effect e;
+    rv_memset_op(&op, &e, rv_stream_device(st), d, v, w * h, 1);
+    rv_enqueue(st, &op, -1, NULL);   /* rows apart: the effect is row by row */
     for (size_t r = 0; r < h; r++) rv_memset_effect((char *)d + r * pitch, v, w, 1);
-    fill(d, v, 0, 1, st);
     return cudaSuccess;
 }
 #if RV_CUDA_MAJOR >= 13
@@ -936,22 +920,17 @@ cudaError_t cudaGraphAddMemcpyNode1D(cudaGraphNode_t *node, cudaGraph_t g, const
                                      void *dst, const void *src, size_t count, enum cudaMemcpyKind k) {
     API; (void)k;
     rv_op op;
-    bool pinned;
-    rv_op_init(&op, RV_OP_MEMCPY, rv_current_device(), "memcpy");
-    op.u.copy.direction = rv_copy_direction(dst, src, &pinned);
-    op.u.copy.bytes = (int64_t)count;
-    op.u.copy.pinned = pinned;
-    rv_effect e = {.kind = 1, .dst = dst, .src = src, .n = count};
+    rv_effect e;
+    rv_copy_op(&op, &e, rv_current_device(), dst, src, count);
     return add_node(node, g, deps, n, &op, &e);
 }
 cudaError_t cudaGraphAddMemsetNode(cudaGraphNode_t *node, cudaGraph_t g, const cudaGraphNode_t *deps, size_t n,
                                    const struct cudaMemsetParams *p) {
     API;
     rv_op op;
-    rv_op_init(&op, RV_OP_MEMSET, rv_current_device(), "memset");
-    op.u.memset.bytes = (int64_t)(p->width * p->height * p->elementSize);
-    rv_effect e = {.kind = 2, .dst = p->dst, .n = p->width * p->height, .value = (int)p->value, .elem_size = p->elementSize};
-    return add_node(node, g, deps, n, &op, p->height == 1 ? &e : NULL);
+    rv_effect e;
+    rv_memset_op(&op, &e, rv_current_device(), p->dst, (int)p->value, p->width * p->height, p->elementSize);
+    return add_node(node, g, deps, n, &op, p->height == 1 ? &e : NULL);   /* pitched rows: no effect */
 }
 cudaError_t cudaGraphAddEmptyNode(cudaGraphNode_t *node, cudaGraph_t g, const cudaGraphNode_t *deps, size_t n) {
     API;

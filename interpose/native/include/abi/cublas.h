@@ -370,4 +370,16 @@ static inline cublasStatus_t rv_blas_record(const char *lib, cudaStream_t stream
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* cublasGetProperty and cublasLtGetProperty: the same library version. */
+static inline cublasStatus_t rv_cublas_property(libraryPropertyType type, int *value) {
+    if (!value) return CUBLAS_STATUS_INVALID_VALUE;
+    switch (type) {
+    case MAJOR_VERSION: *value = RV_CUBLAS_VER_MAJOR; break;
+    case MINOR_VERSION: *value = RV_CUBLAS_VER_MINOR; break;
+    case PATCH_LEVEL: *value = RV_CUBLAS_VER_PATCH; break;
+    default: return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 #endif
