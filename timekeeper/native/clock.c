@@ -50,16 +50,11 @@ static int64_t cpu_of(pid_t pid) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static bool g_fork_pending;   /* a forked child joins on first use (it may only be about to exec) */
 static void register_process(void);
 
 /* G from a consistent snapshot of the anchors (seqlock). */
 int64_t rvtk_now(void) {
     rvtk_page *p = g_page;
-    if (__builtin_expect(g_fork_pending, 0)) {
-        g_fork_pending = false;
-        register_process();
-    }
     int32_t pids[RVTK_MAX_PROCS];
     int64_t anchors[RVTK_MAX_PROCS];
     int n;
@@ -276,6 +271,35 @@ __attribute__((visibility("default"))) int killpg(pid_t pgrp, int sig) {
     return real_killpg(pgrp, sig);
 }
 
+/* exec: the process leaves the run; if the new program loads the interposer it joins again under
+ * the same pid, otherwise it is no participant (a compiler, a shell). A failed exec rejoins. */
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+
+static int exec_via(const char *name, const char *path, char *const argv[], char *const envp[]) {
+    execve_fn real = (execve_fn)rvtk_libc(name);
+    bool joined = g_page && g_proc >= 0 && getpid() == g_pid;
+    if (joined) leave(0);
+    int r = real(path, argv, envp);
+    int e = errno;
+    if (joined) register_process();
+    errno = e;
+    return r;
+}
+
+extern char **environ;
+__attribute__((visibility("default"))) int execve(const char *path, char *const argv[], char *const envp[]) {
+    return exec_via("execve", path, argv, envp);
+}
+__attribute__((visibility("default"))) int execv(const char *path, char *const argv[]) {
+    return exec_via("execve", path, argv, environ);
+}
+__attribute__((visibility("default"))) int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    return exec_via("execvpe", file, argv, envp);
+}
+__attribute__((visibility("default"))) int execvp(const char *file, char *const argv[]) {
+    return exec_via("execvpe", file, argv, environ);
+}
+
 static void release_slot(void *unused) {
     (void)unused;
     if (t_slot >= 0 && g_page) {
@@ -287,7 +311,6 @@ static void release_slot(void *unused) {
 
 static rvtk_thread *thread_slot(void) {
     if (t_slot >= 0) return &g_page->threads[t_slot];
-    if (g_fork_pending) rvtk_now();   /* registers the forked child */
     int32_t tid = (int32_t)syscall(SYS_gettid);
     for (int i = 0; i < RVTK_MAX_THREADS; i++) {
         int32_t free_tid = 0;
@@ -307,10 +330,10 @@ static rvtk_thread *thread_slot(void) {
     abort();
 }
 
+/* A forked child is a participant at once: its CPU time counts from the start. */
 static void after_fork_child(void) {
     t_slot = -1;   /* the forking thread's slot belongs to the parent */
-    g_proc = -1;
-    g_fork_pending = g_page != NULL;
+    if (g_page) register_process();
 }
 
 __attribute__((constructor(101))) static void rvtk_init(void) {
