@@ -50,7 +50,6 @@ static void wait_until(rv_ns t, const char *what) {
     pthread_mutex_unlock(&g_cb_lock);
 }
 
-void rv_host_wait_until(rv_ns t) { wait_until(t, "GPU work"); }
 
 /* ---------- streams ---------- */
 static void init_legacy(void) {

@@ -198,7 +198,6 @@ int rv_event_elapsed_ms(float *ms, rv_event *start, rv_event *end); /* 0 ok, -1 
 
 /* ---------- host clock: the timekeeper's shared virtual clock in an emulation run ---------- */
 rv_ns rv_host_now(void);
-void rv_host_wait_until(rv_ns t);
 bool rv_shared_clock(void);   /* an emulation run's timekeeper owns the clock */
 
 /* Cross-process rendezvous of the n ranks of one collective (key names it in every process): returns
