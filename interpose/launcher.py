@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from predictors import PredictorServer, create, load
+from predictors.base import DEFAULT_SPEC
 from predictors.catalog import Hardware
 from timekeeper import calibrate
 from timekeeper.service import Timekeeper
@@ -30,7 +31,7 @@ RUN_FAILED = 125   # run()'s exit code when the timekeeper failed the run (as `t
 class VirtualGPUConfig:
     gpu: str = "h100"                  # hardware catalog key (predictors/hardware)
     gpus: int = 1
-    predictor: str = "roofline"        # predictors.create spec, e.g. "fixed:1ms"
+    predictor: str = DEFAULT_SPEC      # predictors.create spec: the GPU's profile, else roofline; "fixed:1ms"
     trace_dir: Path | None = None      # per-process Chrome traces and API call counts
     strict: bool = False               # every call without emulated behaviour is fatal
     real_alloc_max: int | None = None  # device allocations up to this many bytes are real memory

@@ -1,7 +1,11 @@
 """The predictor interface, and ``create`` to build one from a spec string.
 
-A spec is ``name`` or ``name:argument``: ``roofline`` (the default), ``fixed:1ms``. A new model
-plugs in by adding its factory to ``FACTORIES``; the interposer only ever sees the server protocol.
+A spec is ``name`` or ``name:argument``: ``default`` (``profiled`` where the GPU has a profile,
+else ``roofline``, and says which on stderr), ``profiled`` (measured models; ``profiled:train``
+leaves the held-out items out, ``profiled:train,noforward`` also every kernel measured inside a
+forward pass: what the accuracy benchmark uses), ``roofline`` (analytical), ``fixed:1ms``. A new
+model plugs in by adding its factory to ``FACTORIES``; the interposer only ever sees the server
+protocol.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from predictors.fixed import FixedPredictor, parse_duration_ns
 from predictors.ops import Op
 from predictors.roofline import RooflinePredictor
 
-DEFAULT_SPEC = "roofline"
+DEFAULT_SPEC = "default"
 
 
 class Predictor(Protocol):
@@ -35,8 +39,42 @@ def _fixed(argument: str, hardware: Hardware) -> Predictor:
     return FixedPredictor(hardware, parse_duration_ns(argument))
 
 
+def _profiled(argument: str, hardware: Hardware) -> Predictor:
+    from predictors.profile.grid import held_out
+    from predictors.profiled import ProfiledPredictor
+
+    flags = {f.strip() for f in argument.split(",") if f.strip()}
+    unknown = flags - {"train", "noforward"}
+    if unknown:
+        raise ValueError(f"profiled takes flags train, noforward; got {', '.join(sorted(unknown))}")
+
+    def keep(cls: str, key: str) -> bool:
+        if cls == "source":
+            return not ("noforward" in flags and key.startswith("forward:"))
+        return not ("train" in flags and held_out(key))
+
+    return ProfiledPredictor(hardware, keep=keep)
+
+
+def _default(argument: str, hardware: Hardware) -> Predictor:
+    import sys
+
+    from predictors.profiled import available
+
+    if argument:
+        raise ValueError(f"default takes no argument, got {argument!r}")
+    if hardware.key in available():
+        predictor = _profiled("", hardware)
+        print(f"predictors: {predictor.description}", file=sys.stderr, flush=True)  # type: ignore[attr-defined]
+        return predictor
+    print(f"predictors: no profile for {hardware.key}; using the analytical roofline", file=sys.stderr, flush=True)
+    return RooflinePredictor(hardware)
+
+
 # name -> factory(argument after the colon, or "", hardware)
-FACTORIES: dict[str, Callable[[str, Hardware], Predictor]] = {"roofline": _roofline, "fixed": _fixed}
+FACTORIES: dict[str, Callable[[str, Hardware], Predictor]] = {
+    "default": _default, "profiled": _profiled, "roofline": _roofline, "fixed": _fixed,
+}
 
 
 def create(spec: str, hardware: Hardware) -> Predictor:

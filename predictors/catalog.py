@@ -50,6 +50,10 @@ class Hardware(BaseModel):
     # CUdevice_attribute number -> value (cudaDeviceAttr uses the same numbers)
     attributes: dict[int, int]
     source: str
+    # a default list price for cost figures (USD per GPU-hour, on-demand cloud); studies may override
+    price_per_gpu_hour_usd: float = Field(default=0.0, ge=0)
+    # figure (field name, or "attributes") -> where it comes from
+    sources: dict[str, str] = {}
 
     def native_config(self, gpus: int) -> str:
         """The text file the C interposer reads: one ``item value`` per line; ``name`` takes the rest."""

@@ -69,6 +69,9 @@ class AttentionOp(_Op):
     causal: bool = False
     dtype: Dtype
     library: str = "cudnn"
+    # an explicit mask or bias tensor (not a causal flag) in the graph; None: not reported, and the
+    # profiled model assumes what transformers does (a mask whenever q_len > 1 is not causal)
+    mask: bool | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -21,7 +21,7 @@ def run(
     gpu: Annotated[str, typer.Option(help="Hardware catalog entry: h100, h200, a100.")] = "h100",
     gpus: Annotated[int, typer.Option(min=1, max=16, help="Number of virtual GPUs.")] = 1,
     trace: Annotated[Optional[Path], typer.Option(help="Folder for per-process Chrome traces and API call counts.")] = None,
-    predictor: Annotated[str, typer.Option(help="Duration model: roofline, or fixed:<time> such as fixed:1ms.")] = "roofline",
+    predictor: Annotated[str, typer.Option(help="Duration model: default (profiled where the GPU has a profile, else roofline), profiled, roofline, or fixed:<time> such as fixed:1ms.")] = "default",
     strict: Annotated[bool, typer.Option(help="Fail on any CUDA call that has no emulated behaviour.")] = False,
     real_alloc_max: Annotated[Optional[int], typer.Option(help="Device allocations up to this many bytes are backed by real memory (default 20 MiB).")] = None,
     cuda_major: Annotated[int, typer.Option(min=12, max=13, help="CUDA major of the fake libraries: 13, or 12 for programs built against CUDA 12 (libcudart.so.12, ...).")] = 13,
@@ -107,6 +107,35 @@ def trace(
             console.print(t)
         for c in p.stub_hits:
             console.print(f"  [yellow]stub[/] {c.lib} {c.name}: {c.calls} calls")
+
+
+@app.command()
+def profile(
+    out: Annotated[Path, typer.Option(help="Folder for profile.json and the raw traces; an existing profile there is resumed.")] = Path("profile"),
+    budget_s: Annotated[float, typer.Option(min=10, help="Stop cleanly after this many seconds; run again to resume.")] = 540.0,
+    sections: Annotated[Optional[str], typer.Option(help="Comma-separated sections, in order (default: all).")] = None,
+    reps: Annotated[int, typer.Option(min=1, help="Repetitions per measured item (the median is kept).")] = 5,
+    install: Annotated[Optional[str], typer.Option(help="When complete, pack the profile into predictors/profiles/<KEY> (a catalog key such as h100).")] = None,
+) -> None:
+    """Measure this machine's GPU for the profiled predictors (run on a real GPU): GEMMs, attention,
+    copies, memory-bound kernels, Llama-shaped forward passes, serving runs, host costs."""
+    from predictors.profile.harness import SECTIONS
+    from predictors.profile.harness import main as run_profile
+
+    chosen = [s.strip() for s in (sections or ",".join(SECTIONS)).split(",") if s.strip()]
+    run_profile(out, budget_s, chosen, reps)
+    if install:
+        import json
+
+        from predictors.profile import pack
+
+        data = json.loads((out / "profile.json").read_text())
+        if not data["runs"][-1].get("complete"):
+            typer.echo("profile incomplete (budget reached): run again to resume before --install", err=True)
+            raise typer.Exit(1)
+        raw_forward = out / "raw-forward.jsonl.gz"
+        path = pack.write(pack.pack(data, install, raw_forward if raw_forward.exists() else None), install)
+        typer.echo(f"installed {path}")
 
 
 if __name__ == "__main__":

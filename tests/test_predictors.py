@@ -47,13 +47,43 @@ def roofline_ns(key: str, op: dict[str, Any]) -> int:
 
 # ---- catalog ----------------------------------------------------------------------------------
 
-def test_catalog_has_three_entries_and_aliases() -> None:
-    assert keys() == ["a100", "h100", "h200"]
+def test_catalog_entries_and_aliases() -> None:
+    assert keys() == ["a100", "b200", "h100", "h100-pcie", "h200", "l40s"]
     for alias, key in [("H100", "h100"), ("h100-sxm", "h100"), ("H100-80GB", "h100"),
-                       ("a100-80gb", "a100"), ("h200", "h200")]:
+                       ("a100-80gb", "a100"), ("h200", "h200"), ("H100-PCIe", "h100-pcie"), ("hgx-b200", "b200")]:
         assert load(alias).key == key
     with pytest.raises(KeyError, match="unknown hardware 'v100'"):
         load("v100")
+
+
+FIGURES = ["peak_flops", "memory_bandwidth_bytes_per_s", "nvlink_bandwidth_bytes_per_s", "pcie_bandwidth_bytes_per_s",
+           "attributes", "sm_count", "total_memory_bytes", "launch_latency_ns", "sync_latency_ns",
+           "price_per_gpu_hour_usd"]
+
+
+@pytest.mark.parametrize("key", ["a100", "b200", "h100", "h100-pcie", "h200", "l40s"])
+def test_every_catalog_figure_names_its_source(key: str) -> None:
+    hardware = load(key)
+    assert all(hardware.sources.get(figure) for figure in FIGURES), set(FIGURES) - set(hardware.sources)
+    assert hardware.price_per_gpu_hour_usd > 0
+    assert hardware.attributes[16] == hardware.sm_count
+    assert (hardware.attributes[75], hardware.attributes[76]) == (hardware.compute_capability.major,
+                                                                  hardware.compute_capability.minor)
+    # dense tensor math is faster than the CUDA cores' fp32, and fp8 (where present) doubles bf16
+    assert hardware.peak_flops["bf16"] > hardware.peak_flops["fp32"]
+    if "fp8" in hardware.peak_flops:
+        assert hardware.peak_flops["fp8"] == pytest.approx(2 * hardware.peak_flops["bf16"], rel=0.02)
+
+
+def test_derived_entries_differ_where_the_gpus_differ() -> None:
+    l40s, b200, pcie = load("l40s"), load("b200"), load("h100-pcie")
+    assert (l40s.compute_capability.major, l40s.compute_capability.minor) == (8, 9)
+    assert l40s.attributes[120] == 0 and l40s.attributes[81] == 102400 and l40s.sm_count == 142
+    assert (b200.compute_capability.major, b200.sm_count) == (10, 148) and b200.peak_flops["fp4"] == 9000e12
+    assert pcie.sm_count == 114 and pcie.memory_bandwidth_bytes_per_s == 2.0e12
+    assert len({load(k).uuid for k in keys()}) == len(keys())
+    for hardware in (l40s, b200, pcie):
+        assert hardware.source.startswith("derived, not measured")
 
 
 @pytest.mark.parametrize("key", ["h100", "h200"])
@@ -100,7 +130,7 @@ def parse_native_config(text: str) -> dict[str, Any]:
     return items
 
 
-@pytest.mark.parametrize("key", ["h100", "h200", "a100"])
+@pytest.mark.parametrize("key", ["h100", "h200", "a100", "h100-pcie", "l40s", "b200"])
 def test_native_config_round_trips(key: str) -> None:
     hardware = load(key)
     text = hardware.native_config(gpus=2)

@@ -1,0 +1,550 @@
+"""Profiled models: durations interpolated from measurements taken on a real GPU of the same model
+(``predictors/profiles/<gpu>/profile.json``, made by ``python -m predictors.profile`` and
+``predictors.profile.pack``), with the analytical roofline wherever the profile has nothing close.
+
+- GEMMs: per element types, the measured times along m for the same (n, k, batch) — LLM weights are
+  fixed, tokens vary — interpolated in log-log space on the ratio to the roofline; otherwise the
+  nearest measured shapes (inverse-distance weighting in log space) on the same ratio.
+- Attention: per dtype, head dim, mask (an explicit mask, as transformers passes with a cache or
+  padding, versus none) and shape kind (causal prefill, decode, general), interpolated along the
+  varying length or batch (bilinear in both lengths for the general kind); otherwise nearest
+  measured shapes, as for GEMMs. Where a forward pass measured a shape in place, that wins.
+- Kernels known only by name and launch geometry (elementwise, reductions, copies, norms,
+  ...): the kernel table of the same name (matched across torch versions by normalised names, see
+  ``predictors.names``), interpolated in the number of blocks; kernels never seen fall back to their
+  template's family, then to the roofline. A launch geometry does not always fix the work (capped
+  grids: row reductions, ``cat``, grid-stride loops): measurements of one geometry then come from
+  serving runs first, forward passes next, the sweep last (see ``KernelTable._pick``).
+- Copies and memsets: measured curves over bytes per direction; peer copies and collectives use the
+  roofline's alpha-beta models (no multi-GPU profile yet).
+
+Prediction follows the real system: an operation is predicted from what the real GPU measured for
+the same operation and shapes, whichever kernel the emulated run would pick. Every answer is cached
+per operation (a lookup of a known operation costs well under a microsecond), and ``stats`` counts
+which path answered.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import math
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from predictors import names as kn
+from predictors.catalog import Hardware
+from predictors.ops import AttentionOp, CollectiveOp, GemmOp, HostFnOp, KernelOp, MemcpyOp, MemsetOp, Op
+from predictors.profile import grid
+from predictors.roofline import RooflinePredictor
+
+PROFILES_DIR = Path(__file__).parent / "profiles"
+KERNEL_FLOOR_NS = 900.0  # the shortest kernels CUPTI reports on H100/H200 (an empty launch)
+BANDWIDTH_BOUND_NS = 8000.0  # a launch this long is past its fixed costs: time grows with work
+FORMAT = 1
+
+
+def available() -> list[str]:
+    """Catalog keys that ship a profile."""
+    return sorted(p.parent.name for p in PROFILES_DIR.glob("*/profile.json"))
+
+
+@functools.cache
+def load_profile(key: str) -> dict[str, Any] | None:
+    path = PROFILES_DIR / key / "profile.json"
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: profile format {data.get('format')}, expected {FORMAT}")
+    return data
+
+
+def rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    cols = table["columns"]
+    return [dict(zip(cols, r)) for r in table["rows"]]
+
+
+# ---- interpolation -----------------------------------------------------------------------------
+
+def interpolate(points: list[tuple[float, float]], x: float, extrapolate: bool = True) -> float | None:
+    """Piecewise-linear y(x) through points sorted by x; beyond the ends, the end value (the
+    residual against the roofline stays constant) when ``extrapolate``, else None."""
+    xs = [p[0] for p in points]
+    i = bisect.bisect_left(xs, x)
+    if i < len(xs) and xs[i] == x:
+        return points[i][1]
+    if i == 0 or i == len(xs):
+        if not extrapolate:
+            return None
+        return points[0][1] if i == 0 else points[-1][1]
+    (x0, y0), (x1, y1) = points[i - 1], points[i]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def _line(pairs: Iterable[tuple[float, ...]]) -> list[tuple[float, float]]:
+    """Sorted (x, y) with duplicates of x merged by their median y; where points carry a third
+    value (a priority), only the highest priority's points at an x count."""
+    by_x: dict[float, dict[float, list[float]]] = {}
+    for x, y, *prio in pairs:
+        by_x.setdefault(x, {}).setdefault(prio[0] if prio else 0.0, []).append(y)
+    return sorted((x, statistics.median(ys[max(ys)])) for x, ys in by_x.items())
+
+
+def priority(source: str) -> int:
+    """Measurements inside serving runs, then forward passes, describe LLM serving work best
+    (in-situ caches, the shapes that occur); the grids and sweeps cover the rest."""
+    return 2 if source.startswith("serve:") else 1 if source.startswith("forward:") else 0
+
+
+class Nearest:
+    """Inverse-distance weighting of a residual over the k nearest points in a feature space."""
+
+    def __init__(self, points: list[tuple[tuple[float, ...], float]], k: int = 4) -> None:
+        self.points = points
+        self.k = k
+
+    def __call__(self, x: tuple[float, ...]) -> float | None:
+        if not self.points:
+            return None
+        near = sorted(((sum((a - b) ** 2 for a, b in zip(p, x)), r) for p, r in self.points))[:self.k]
+        if near[0][0] == 0:
+            return near[0][1]
+        weights = [1 / d for d, _ in near]
+        return sum(w * r for w, (_, r) in zip(weights, near)) / sum(weights)
+
+
+def _log(x: float) -> float:
+    return math.log2(max(x, 1))
+
+
+# ---- GEMM --------------------------------------------------------------------------------------
+
+class GemmModel:
+    def __init__(self, samples: list[tuple[GemmOp, float, str]], roof: Callable[[Op], float]) -> None:
+        self.roof = roof
+        exact: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
+        lines: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
+        scattered: dict[tuple[Any, ...], list[tuple[tuple[float, ...], float]]] = {}
+        for op, ns, source in samples:
+            r = math.log(ns / roof(op))
+            exact.setdefault(self._key(op), []).append((0.0, ns, priority(source)))
+            lines.setdefault(self._line_key(op), []).append((_log(op.m), r, priority(source)))
+            scattered.setdefault(self._group(op), []).append((self._features(op), r))
+        self.exact = {k: v[0][1] for k, v in ((k, _line(v)) for k, v in exact.items())}
+        self.lines = {k: _line(v) for k, v in lines.items()}
+        self.nearest = {k: Nearest(v) for k, v in scattered.items()}
+
+    @staticmethod
+    def _group(op: GemmOp) -> tuple[Any, ...]:
+        return (op.dtype_a, op.dtype_b, op.dtype_c, "tf32" if "tf32" in op.compute else "")
+
+    def _key(self, op: GemmOp) -> tuple[Any, ...]:
+        return (*self._group(op), op.m, op.n, op.k, op.batch, op.trans_a, op.trans_b)
+
+    def _line_key(self, op: GemmOp, trans: tuple[bool, bool] | None = None) -> tuple[Any, ...]:
+        return (*self._group(op), op.n, op.k, op.batch, *(trans or (op.trans_a, op.trans_b)))
+
+    @staticmethod
+    def _features(op: GemmOp) -> tuple[float, ...]:
+        return (_log(op.m), _log(op.n), _log(op.k), _log(op.batch))
+
+    def predict(self, op: GemmOp) -> tuple[float | None, str]:
+        ns = self.exact.get(self._key(op))
+        if ns is not None:
+            return ns, "exact"
+        for trans in [(op.trans_a, op.trans_b), (False, True), (False, False), (True, False), (True, True)]:
+            line = self.lines.get(self._line_key(op, trans))
+            if line:
+                r = interpolate(line, _log(op.m))
+                assert r is not None
+                return self.roof(op) * math.exp(r), "line"
+        nearest = self.nearest.get(self._group(op))
+        if nearest is not None:
+            r = nearest(self._features(op))
+            if r is not None:
+                return self.roof(op) * math.exp(r), "nearest"
+        return None, "none"
+
+
+# ---- attention ---------------------------------------------------------------------------------
+
+class AttentionModel:
+    # which dimension to interpolate along, in order, per shape kind
+    ORDER = {"square": (3, 0, 1), "decode": (4, 0, 1, 2), "general": (4, 3, 0, 1)}
+
+    def __init__(self, samples: list[tuple[AttentionOp, float, str]], roof: Callable[[Op], float]) -> None:
+        self.roof = roof
+        exact: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
+        lines: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
+        scattered: dict[tuple[Any, ...], list[tuple[tuple[float, ...], float]]] = {}
+        planes: dict[tuple[Any, ...], dict[float, list[tuple[float, float, int]]]] = {}
+        self.masked_data = False
+        for op, ns, source in samples:
+            r = math.log(ns / roof(op))
+            group = self._group(op, bool(op.mask))
+            self.masked_data |= bool(op.mask)
+            feats = self._dims(op)
+            exact.setdefault((*group, *feats), []).append((0.0, ns, priority(source)))
+            for d in self.ORDER[group[-1]]:
+                lines.setdefault(self._line_key(group, d, feats), []).append((_log(feats[d]), r, priority(source)))
+            scattered.setdefault((op.dtype, bool(op.mask)), []).append((self._features(op), r))
+            if group[-1] == "general":
+                planes.setdefault((*group, *feats[:3]), {}).setdefault(_log(op.q_len), []).append(
+                    (_log(op.kv_len), r, priority(source)))
+        self.exact = {k: v[0][1] for k, v in ((k, _line(v)) for k, v in exact.items())}
+        self.lines = {k: _line(v) for k, v in lines.items()}
+        self.planes = {k: {q: _line(v) for q, v in by_q.items()} for k, by_q in planes.items()}
+        self.nearest = {k: Nearest(v) for k, v in scattered.items()}
+
+    def _plane(self, group: tuple[Any, ...], feats: tuple[int, ...]) -> float | None:
+        """Bilinear in (log q_len, log kv_len) between the measured query lengths that bracket q_len
+        (same batch and heads), each interpolated along kv_len."""
+        by_q = self.planes.get((*group, *feats[:3]))
+        if not by_q:
+            return None
+        qs = sorted(by_q)
+        x = _log(feats[3])
+        i = bisect.bisect_left(qs, x)
+        if i == 0 or i == len(qs):
+            return None
+        (q0, q1) = qs[i - 1], qs[i]
+        r0 = interpolate(by_q[q0], _log(feats[4]))
+        r1 = interpolate(by_q[q1], _log(feats[4]))
+        assert r0 is not None and r1 is not None
+        return r0 + (r1 - r0) * (x - q0) / (q1 - q0)
+
+    @staticmethod
+    def _kind(op: AttentionOp) -> str:
+        if op.q_len == 1:
+            return "decode"
+        return "square" if op.q_len == op.kv_len else "general"
+
+    def _group(self, op: AttentionOp, masked: bool) -> tuple[Any, ...]:
+        return (op.dtype, op.head_dim, op.head_dim_v, op.causal and op.q_len > 1, masked, self._kind(op))
+
+    def masked(self, op: AttentionOp) -> bool:
+        """Whether the real system attends with an explicit mask: as reported, else as transformers
+        does (a mask whenever more than one query row is not plainly causal)."""
+        if op.mask is not None:
+            return op.mask
+        return self.masked_data and op.q_len > 1 and not op.causal
+
+    @staticmethod
+    def _dims(op: AttentionOp) -> tuple[int, ...]:
+        return (op.batch, op.heads, op.kv_heads, op.q_len, op.kv_len)
+
+    @staticmethod
+    def _line_key(group: tuple[Any, ...], d: int, feats: tuple[int, ...]) -> tuple[Any, ...]:
+        """Points on one line share every dimension but d; along q = kv (square shapes) both
+        lengths move together."""
+        skip = {3, 4} if group[-1] == "square" and d in (3, 4) else {d}
+        return (*group, d, *(f for i, f in enumerate(feats) if i not in skip))
+
+    def _features(self, op: AttentionOp) -> tuple[float, ...]:
+        return (_log(op.batch), _log(op.heads), _log(op.heads // max(op.kv_heads, 1)), _log(op.q_len), _log(op.kv_len),
+                _log(op.head_dim), 4.0 * (op.causal and op.q_len > 1), 4.0 * (op.q_len == 1))
+
+    def predict(self, op: AttentionOp) -> tuple[float | None, str]:
+        masked = self.masked(op)
+        feats = self._dims(op)
+        # the mask kind the real system uses first; the other where that kind was never measured
+        for m in (masked, not masked):
+            group = self._group(op, m)
+            ns = self.exact.get((*group, *feats))
+            if ns is not None:
+                return ns, "exact"
+            for extrapolate in (False, True):
+                for d in self.ORDER[group[-1]]:
+                    line = self.lines.get(self._line_key(group, d, feats))
+                    if line and (len(line) >= 2 or extrapolate):
+                        r = interpolate(line, _log(feats[d]), extrapolate)
+                        if r is not None:
+                            return self.roof(op) * math.exp(r), "line"
+                if not extrapolate and group[-1] == "general":
+                    r = self._plane(group, feats)
+                    if r is not None:
+                        return self.roof(op) * math.exp(r), "plane"
+        nearest = self.nearest.get((op.dtype, masked)) or self.nearest.get((op.dtype, not masked))
+        if nearest is not None:
+            r = nearest(self._features(op))
+            if r is not None:
+                return self.roof(op) * math.exp(r), "nearest"
+        return None, "none"
+
+
+# ---- kernels by name and geometry -----------------------------------------------------------------
+
+class KernelTable:
+    def __init__(self, samples: list[tuple[str, tuple[int, ...], tuple[int, ...], float, str]],
+                 default_per_thread: float = 0.0) -> None:
+        # a launch geometry does not always fix the work (capped grids: reductions over rows, cat,
+        # grid-stride loops): where several measurements share one, those of forward passes and
+        # serving runs (LLM work) win over the sweep's
+        by_name: dict[str, dict[tuple[Any, ...], list[tuple[float, float, int]]]] = {}
+        for name, g, b, ns, source in samples:
+            by_name.setdefault(name, {}).setdefault((g, b), []).append((0.0, ns, priority(source)))
+        by_name_ns = {n: {geo: self._pick(v) for geo, v in geos.items()} for n, geos in by_name.items()}
+        self.exact = {(n, g, b): ns for n, geo in by_name_ns.items() for (g, b), ns in geo.items()}
+        self.names = set(by_name)
+        self.by_level1: dict[str, list[str]] = {}
+        self.by_level2: dict[str, list[str]] = {}
+        self.by_template: dict[str, list[str]] = {}
+        for n in self.names:
+            self.by_level1.setdefault(kn.level1(n), []).append(n)
+            self.by_level2.setdefault(kn.level2(n), []).append(n)
+            self.by_template.setdefault(kn.template(n), []).append(n)
+        # per name: x = log2 blocks (same block shape) or log2 threads -> log ns
+        self.blocks: dict[tuple[str, tuple[int, ...]], list[tuple[float, float]]] = {}
+        self.threads: dict[str, list[tuple[float, float]]] = {}
+        for n, geo in by_name_ns.items():
+            for (g, b), ns in geo.items():
+                self.blocks.setdefault((n, b), []).append((_log(math.prod(g)), math.log(ns)))
+                self.threads.setdefault(n, []).append((_log(math.prod(g) * math.prod(b)), math.log(ns)))
+        self.blocks = {k: _line(v) for k, v in self.blocks.items()}
+        self.threads = {k: _line(v) for k, v in self.threads.items()}
+        self.family: dict[str, list[tuple[float, float]]] = {}
+        for t, members in self.by_template.items():
+            self.family[t] = _line(p for m in members for p in self.threads[m])
+        # ns per thread of bandwidth-bound launches, per template
+        self.family_per_thread: dict[str, float] = {}
+        for t, members in self.by_template.items():
+            rates = [math.exp(y) / 2 ** x for m in members for x, y in self.threads[m] if math.exp(y) >= BANDWIDTH_BOUND_NS]
+            if rates:
+                self.family_per_thread[t] = statistics.median(rates)
+        self.default_per_thread = default_per_thread
+
+    @staticmethod
+    def _pick(values: list[tuple[float, float, int]]) -> float:
+        """One duration for one (name, grid, block): the median of the measurements of the highest
+        priority (serving runs, forward passes, sweep). Where the launch geometry does not fix the
+        work (capped grids: row reductions, cat, grid-stride loops) measurements of one geometry
+        can differ a hundredfold; the serving runs' then stand for what an emulated serving run
+        launches."""
+        best = max(p for _, _, p in values)
+        return statistics.median(ns for _, ns, p in values if p == best)
+
+    @functools.lru_cache(maxsize=8192)
+    def resolve(self, name: str) -> tuple[tuple[str, ...], str]:
+        """Measured names standing for ``name`` (mangled or not), and how they were matched."""
+        d = kn.demangle(name)
+        if d in self.names:
+            return (d,), "name"
+        same = self.by_level1.get(kn.level1(d))
+        if same:
+            return tuple(same), "normalised"
+        same = self.by_level2.get(kn.level2(d))
+        if same:
+            return tuple(same), "tokens"
+        candidates = self.by_template.get(kn.template(d), [])
+        scored = sorted(((kn.similarity(d, c), c) for c in candidates), reverse=True)
+        if scored and scored[0][0] >= 0.6:
+            return (scored[0][1],), "similar"
+        if candidates:
+            return (), "family"
+        return (), "unknown"
+
+    def predict(self, op: KernelOp) -> tuple[float | None, str]:
+        matched, how = self.resolve(op.name)
+        g, b = tuple(op.grid), tuple(op.block)
+        if how == "family":
+            line = self.family.get(kn.template(kn.demangle(op.name)))
+            if line:
+                return self._scale(line, _log(math.prod(g) * math.prod(b)), kn.demangle(op.name), 1), "family"
+            return None, "none"
+        if not matched:
+            return None, "none"
+        values = []
+        for n in matched:
+            ns = self.exact.get((n, g, b))
+            if ns is not None:
+                values.append(ns)
+        if values:
+            return statistics.median(values), "exact" if how == "name" else f"exact/{how}"
+        values = []
+        for n in matched:
+            line = self.blocks.get((n, b))
+            if line:
+                values.append(self._scale(line, _log(math.prod(g)), n, math.prod(b)))
+            elif self.threads.get(n):
+                values.append(self._scale(self.threads[n], _log(math.prod(g) * math.prod(b)), n, 1))
+        if values:
+            return statistics.median(values), f"geometry/{how}"
+        return None, "none"
+
+    def _scale(self, line: list[tuple[float, float]], x: float, name: str, threads_per_block: int) -> float:
+        """Duration at work 2**x (blocks, or threads) from the (log2 work, ln ns) points of one kernel.
+
+        Memory-bound kernels cost a fixed part plus a part per unit of work, so between two measured
+        launches the time is linear in the work; where the next measured launch takes far longer
+        than its share of work (a kernel whose blocks do more each: cat, grid-stride loops) the
+        lower launch's time per unit of work is kept. Beyond the largest launch the time grows by
+        the kernel's own time per unit of work where that launch was bandwidth-bound, else by its
+        family's (kernels of the same template), else by the roofline's guess; below the smallest
+        it falls towards the shortest kernel measured (KERNEL_FLOOR_NS)."""
+        w = 2.0 ** x
+        pts = [(2.0 ** a, math.exp(b)) for a, b in line]
+        if w >= pts[-1][0]:
+            w1, t1 = pts[-1]
+            if t1 >= BANDWIDTH_BOUND_NS:
+                per = t1 / w1
+            else:
+                per = self.family_per_thread.get(kn.template(name), self.default_per_thread) * threads_per_block
+            return t1 + per * (w - w1)
+        if w <= pts[0][0]:
+            w0, t0 = pts[0]
+            if len(pts) == 1:
+                return max(KERNEL_FLOOR_NS, t0 * 0.5 + t0 * 0.5 * w / w0)
+            w1, t1 = pts[1]
+            slope = max((t1 - t0) / (w1 - w0), 0.0)
+            return max(KERNEL_FLOOR_NS, min(t0, t0 - slope * (w0 - w)))
+        i = bisect.bisect_left([p[0] for p in pts], w)
+        (w0, t0), (w1, t1) = pts[i - 1], pts[i]
+        if t1 / t0 > 2 * w1 / w0:  # inconsistent work per block: keep the lower launch's rate
+            return t0 * w / w0
+        return t0 + (t1 - t0) * (w - w0) / (w1 - w0)
+
+
+# ---- copies --------------------------------------------------------------------------------------
+
+class CopyModel:
+    def __init__(self, samples: list[tuple[str, bool, int, float]]) -> None:
+        lines: dict[tuple[str, bool], list[tuple[float, float]]] = {}
+        for direction, pinned, nbytes, ns in samples:
+            lines.setdefault((direction, pinned), []).append((_log(nbytes), math.log(ns)))
+        self.lines = {k: _line(v) for k, v in lines.items()}
+
+    def predict(self, direction: str, pinned: bool, nbytes: int) -> tuple[float | None, str]:
+        """A copy costs a fixed part plus a part per byte: linear in bytes between two measured
+        sizes, at the largest size's bandwidth beyond it, the smallest size's time below it."""
+        line = self.lines.get((direction, pinned)) or self.lines.get((direction, True))
+        if not line:
+            return None, "none"
+        pts = [(2.0 ** a, math.exp(b)) for a, b in line]
+        w = float(max(nbytes, 1))
+        if w >= pts[-1][0]:
+            return pts[-1][1] * w / pts[-1][0] if w > pts[-1][0] else pts[-1][1], "curve"
+        if w <= pts[0][0]:
+            return pts[0][1], "curve"
+        i = bisect.bisect_left([p[0] for p in pts], w)
+        (w0, t0), (w1, t1) = pts[i - 1], pts[i]
+        return t0 + (t1 - t0) * (w - w0) / (w1 - w0), "curve"
+
+
+# ---- the predictor ---------------------------------------------------------------------------------
+
+def _gemm_op(it: dict[str, Any]) -> GemmOp:
+    return GemmOp(**{k: v for k, v in grid.gemm_op(it).items() if k != "kind"})
+
+
+def _attention_op(it: dict[str, Any]) -> AttentionOp:
+    return AttentionOp(**{k: v for k, v in grid.attention_op(it).items() if k != "kind"})
+
+
+def samples(profile: dict[str, Any], keep: Callable[[str, str], bool] = lambda cls, key: True) -> dict[str, list[Any]]:
+    """The profile's measurements as (operation, ns) samples per class; ``keep(class, key)`` filters
+    them (the accuracy benchmark keeps the training split only)."""
+    names = profile["names"]
+    out: dict[str, list[Any]] = {"gemm": [], "attention": [], "kernel": [], "copy": []}
+    for r in rows(profile["gemm"]):
+        it = {k: r[k] for k in ("m", "n", "k", "batch", "dtype", "form")}
+        source = r.get("source", "grid")
+        if keep("gemm", grid.gemm_key(it)) and keep("source", source):
+            out["gemm"].append((_gemm_op(it), r["ns"], source))
+    for r in rows(profile["attention"]):
+        it = {k: r[k] for k in ("batch", "heads", "kv_heads", "q_len", "kv_len", "head_dim", "causal", "dtype", "mask")
+              if k in r}
+        source = r.get("source", "grid")
+        if keep("attention", grid.attention_key(it)) and keep("source", source):
+            out["attention"].append((_attention_op(it), r["ns"], source))
+    for r in rows(profile["kernels"]):
+        name = names[r["name"]]
+        if keep("kernel", grid.kernel_key(name, r["grid"], r["block"])) and keep("source", r["source"]):
+            out["kernel"].append((name, tuple(r["grid"]), tuple(r["block"]), r["ns"], r["source"]))
+    for r in rows(profile["copy"]):
+        it = {"direction": r["direction"], "pinned": r["pinned"], "bytes": r["bytes"]}
+        if keep("copy", grid.copy_key(it)):
+            out["copy"].append((r["direction"], r["pinned"], r["bytes"], r["ns"]))
+    return out
+
+
+class ProfiledPredictor:
+    """Measured models for ``hardware`` where its profile has data, the roofline elsewhere."""
+
+    def __init__(self, hardware: Hardware, profile: dict[str, Any] | None = None,
+                 keep: Callable[[str, str], bool] | None = None, quiet: bool = False) -> None:
+        self.hardware = hardware
+        self.roofline = RooflinePredictor(hardware)
+        self.profile = profile if profile is not None else load_profile(hardware.key)
+        self.stats: Counter[str] = Counter()
+        self._cache: dict[Any, int] = {}
+        roof = self._roof
+        if self.profile is None:
+            self.description = f"no profile for {hardware.key}: analytical roofline for every operation"
+            if not quiet:
+                print(f"predictors: {self.description} (profiles exist for: {', '.join(available()) or 'none'})",
+                      file=sys.stderr, flush=True)
+            self.gemm = GemmModel([], roof)
+            self.attention = AttentionModel([], roof)
+            self.kernels = KernelTable([])
+            self.copies = CopyModel([])
+            return
+        meta = self.profile.get("meta", {})
+        self.description = (f"profiled {hardware.key}: {meta.get('gpu')} measured {meta.get('date')} "
+                            f"(torch {meta.get('torch')}, CUDA {meta.get('cuda')}, driver {meta.get('driver')}); "
+                            "roofline for collectives, peer copies and unmeasured operations")
+        data = samples(self.profile, keep or (lambda cls, key: True))
+        self.gemm = GemmModel(data["gemm"], roof)
+        self.attention = AttentionModel(data["attention"], roof)
+        self.kernels = KernelTable(data["kernel"], self._per_thread())
+        self.copies = CopyModel(data["copy"])
+
+    def _per_thread(self) -> float:
+        """The roofline's ns per thread of a kernel known only by its geometry."""
+        from predictors.roofline import GENERIC_KERNEL_BYTES_PER_THREAD, HBM_EFFICIENCY
+
+        return GENERIC_KERNEL_BYTES_PER_THREAD / (self.hardware.memory_bandwidth_bytes_per_s * HBM_EFFICIENCY) * 1e9
+
+    def _roof(self, op: Op) -> float:
+        return float(self.roofline.duration_ns(op))
+
+    def duration_ns(self, op: Op) -> int:
+        ns = self._cache.get(op)
+        if ns is None:
+            ns = self._cache[op] = self._predict(op)
+        return ns
+
+    def explain(self, op: Op) -> tuple[int, str]:
+        """(ns, which model answered) without the cache."""
+        ns, how = self._answer(op)
+        return ns, how
+
+    def _predict(self, op: Op) -> int:
+        ns, how = self._answer(op)
+        self.stats[f"{op.kind}:{how}"] += 1
+        return ns
+
+    def _answer(self, op: Op) -> tuple[int, str]:
+        value: float | None = None
+        how = "roofline"
+        match op:
+            case GemmOp():
+                value, how = self.gemm.predict(op)
+            case AttentionOp():
+                value, how = self.attention.predict(op)
+            case KernelOp():
+                value, how = self.kernels.predict(op)
+            case MemcpyOp() if op.direction in ("h2d", "d2h", "d2d"):
+                value, how = self.copies.predict(op.direction, op.pinned, op.bytes)
+            case MemsetOp():
+                value, how = self.copies.predict("memset", True, op.bytes)
+            case HostFnOp():
+                return 0, "host_fn"
+            case CollectiveOp() | MemcpyOp():
+                value, how = None, "roofline"
+        if value is None:
+            return self.roofline.duration_ns(op), "roofline"
+        return max(1, math.ceil(value)), how
