@@ -40,18 +40,19 @@ def test_cpu_work_advances_virtual_time_by_cpu_scale(scale):
     assert out["virtual"] == pytest.approx(out["cpu"] * scale, rel=0.05)
 
 
-def test_sharing_a_core_does_not_slow_virtual_time():
-    """Two processes work, then meet. Pinned together to one core, each gets half the wall time, yet
-    each one's work takes its own CPU time in virtual time.
+def test_sharing_cores_does_not_change_virtual_time():
+    """Two processes work, then meet; side by side on two cores or pinned together to one (each then
+    gets half the wall time, or less when the host is busy): in virtual time each one's work takes
+    exactly its own CPU time, and the meeting respects both.
 
-    Side by side on two cores the global clock follows the process that progresses fastest, so when
-    the host's other load slows one of them, its work looks longer: that case is measured by
-    benchmarks/timekeeper_contention.py, not asserted (per-process clocks are the fix)."""
-    for _ in range(3):
-        pinned, _ = run_json([], "meet.py", prefix=["taskset", "-c", "0"])
-        assert pinned["a_work"] == pytest.approx(pinned["a_cpu"], rel=0.05), pinned
-        assert pinned["b_work"] == pytest.approx(pinned["b_cpu"], rel=0.05), pinned
-        assert pinned["b_recv"] >= max(pinned["a_send"], pinned["b_ready"]) and pinned["a_done"] >= pinned["b_recv"]
+    Comparing the two modes across runs (benchmarks/timekeeper_contention.py) also compares the host's
+    CPU speed between runs, which drifts by up to ~15% on this project's VMs."""
+    for prefix in ([], ["taskset", "-c", "0"]):
+        for _ in range(3):
+            out, _ = run_json([], "meet.py", prefix=prefix)
+            assert out["a_work"] == pytest.approx(out["a_cpu"], rel=0.05), (prefix, out)
+            assert out["b_work"] == pytest.approx(out["b_cpu"], rel=0.05), (prefix, out)
+            assert out["b_recv"] >= max(out["a_send"], out["b_ready"]) and out["a_done"] >= out["b_recv"]
 
 
 @pytest.mark.parametrize("kind", ["socket", "zmq"])

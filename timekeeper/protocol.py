@@ -10,11 +10,15 @@ The service creates it (magic, version, ``cpu_scale``, clock offsets from the re
 every companion file participants made beside it (``<page>.<suffix>``, e.g. ``.coll``, the native
 side's collective table); processes already running keep their mappings.
 
-- Virtual time ``G = anchor_virtual_ns + cpu_scale * max over LIVE procs (cpu(pid) - cpu_anchor_ns)``,
-  read under the seqlock ``seq``. ``CLOCK_REALTIME = G + realtime_offset_ns``, ``CLOCK_MONOTONIC =
-  G + monotonic_offset_ns``.
+- Each process's time ``L_p = anchor_virtual_ns + offset_ns + cpu_scale * (cpu(pid) - cpu_anchor_ns)``;
+  the run's clock ``G = max over LIVE procs of L_p``; both read under the seqlock ``seq``. A process
+  reads its own ``L_p``, first raising its ``offset_ns`` to catch up with G when the reading thread
+  blocked since its last read (so nothing is observed before it was sent); a virtual wait that ends
+  at its target raises ``L_p`` to the target. ``CLOCK_REALTIME = L_p + realtime_offset_ns``,
+  ``CLOCK_MONOTONIC = L_p + monotonic_offset_ns``.
 - Participants register a proc slot under ``lock`` (state LIVE, ``cpu_anchor_ns`` = their CPU time,
-  so G is unchanged) and leave by re-anchoring under ``lock`` and setting EXITED with their exit code.
+  ``offset_ns`` so that they start at G) and leave by re-anchoring under ``lock`` and setting EXITED
+  with their exit code.
 - A waiting thread claims a thread slot (CAS on ``tid``), sets ``target`` (RVTK_NO_TARGET: no
   deadline) and ``what``, sets ``in_wait`` (1 APP: ends for real or at the deadline; 2 VIRTUAL: only
   the clock ends it), bumps ``notify`` and futex-wakes it, then sleeps on ``generation``.
@@ -28,7 +32,8 @@ side's collective table); processes already running keep their mappings.
   * if every thread of every LIVE proc, and of every EXITED one still running, is blocked (VIRTUAL;
     or asleep in the kernel with unchanged run time and timeslices over two back-to-back /proc
     scans, APP waits included), it jumps: under ``lock`` ``seq``++, ``anchor_virtual_ns =
-    max(min target, G)``, every LIVE proc's ``cpu_anchor_ns`` = its CPU time, ``seq``++, then
+    max(min target, G)``, every LIVE proc's ``cpu_anchor_ns`` = its CPU time and ``offset_ns`` = 0,
+    ``seq``++, then
     ``generation``++ and a futex wake of ``generation``;
   * blocked with no target for ``hang_timeout_s`` of wall time fails the run.
 - Failure: ``fail_reason`` (NUL-terminated, at most 511 bytes), then ``failed`` = 1, then

@@ -75,7 +75,6 @@ class Timekeeper:
         self._mm: mmap.mmap | None = None
         self._page: Page | None = None
         self._stalled_since: float | None = None    # wall time since when all are blocked with no deadline
-        self._running: frozenset[int] | None = None  # processes with a runnable thread at the last check
         self._exits_seen: set[tuple[int, int]] = set()
         # processes marked EXITED that still run (their exit, or a handler of the signal that stopped
         # them): scanned like live ones, since what they do may wake a participant
@@ -162,7 +161,7 @@ class Timekeeper:
         return self._page
 
     def now_ns(self) -> int:
-        """Virtual time G, as participants read it."""
+        """The run's virtual time G: the latest of the processes' own times."""
         page = self.page
         while True:
             seq = page.seq
@@ -171,16 +170,16 @@ class Timekeeper:
                 continue
             base: int = page.anchor_virtual_ns
             scale: float = page.cpu_scale
-            anchors = [(p.pid, p.cpu_anchor_ns) for p in page.procs[:page.nprocs] if p.state == PROC_LIVE]
+            anchors = [(p.pid, p.cpu_anchor_ns, p.offset_ns) for p in page.procs[:page.nprocs] if p.state == PROC_LIVE]
             if page.seq == seq:
                 break
         most = 0
-        for pid, anchor in anchors:
+        for pid, anchor, offset in anchors:
             try:
-                most = max(most, time.clock_gettime_ns(cpu_clock_id(pid)) - anchor)
+                most = max(most, offset + int(scale * (time.clock_gettime_ns(cpu_clock_id(pid)) - anchor)))
             except OSError:   # gone: the monitor fails the run
                 continue
-        return base + int(scale * most)
+        return base + most
 
     @property
     def failure(self) -> str | None:
@@ -269,13 +268,12 @@ class Timekeeper:
         if failed or not procs:
             self._stalled_since = None
             return
-        self._follow_running(live)
         targets = self._blocked_targets(procs)
         if targets is None:
             self._stalled_since = None
         elif targets:
             self._stalled_since = None
-            self._reanchor(min(targets))
+            self._jump(min(targets))
         elif self._unseen_exits:
             self.fail(f"{'; '.join(what for _, what in self._unseen_exits.values())}, and every participant still "
                       f"live is now blocked with no deadline. {self._describe(procs)}")
@@ -284,17 +282,6 @@ class Timekeeper:
         elif time.monotonic() - self._stalled_since >= self.hang_timeout_s:
             self.fail(f"every participant has been blocked with no deadline for {self.hang_timeout_s:g} s "
                       f"(a deadlock, or a wait for something outside the run). {self._describe(procs)}")
-
-    def _follow_running(self, live: list[_Proc]) -> None:
-        """Between anchors G grows by the largest CPU progress of any process: right while the same
-        processes run (side by side, or taking turns on shared cores), wrong across a hand-over (a
-        parent that computes, then waits for its child): the child's work would be absorbed in the
-        parent's. So when the set of processes with a runnable thread changes, G is re-anchored."""
-        running = frozenset(p.pid for p in live if any(
-            (st := procfs.thread_state(p.pid, tid)) is not None and st.state == "R" for tid in procfs.tids(p.pid)))
-        if self._running is not None and running != self._running and len(live) > 1:
-            self._reanchor(None)
-        self._running = running
 
     def _check_exits(self, live: list[_Proc]) -> bool:
         """Looks at new exits; True if one failed the run. A non-zero exit whose parent participant
@@ -359,10 +346,9 @@ class Timekeeper:
         return [w.target for tid, w in waits.items()
                 if tid in seen and w.in_wait != RUNNING and w.target != NO_TARGET]
 
-    def _reanchor(self, target: int | None) -> None:
+    def _jump(self, target: int) -> None:
         """anchor = max(target, G): the CPU readings that define G now become the new origins, so
-        virtual time stays continuous through the re-anchoring. With a target this is a jump (the
-        waiters are woken); without one, a hand-over (see _follow_running)."""
+        virtual time stays continuous through the re-anchoring, and every process starts again at G."""
         with self._writer, self._lock:
             page = self.page
             self._close_dead_writers_window_locked()
@@ -375,14 +361,13 @@ class Timekeeper:
                     cpu = time.clock_gettime_ns(cpu_clock_id(p.pid))
                 except OSError:   # gone: the next check fails the run
                     continue
-                most = max(most, cpu - p.cpu_anchor_ns)
+                most = max(most, p.offset_ns + int(page.cpu_scale * (cpu - p.cpu_anchor_ns)))
                 readings.append((p, cpu))
-            page.anchor_virtual_ns = max(target or 0, page.anchor_virtual_ns + int(page.cpu_scale * most))
+            page.anchor_virtual_ns = max(target, page.anchor_virtual_ns + most)
             for p, cpu in readings:
                 p.cpu_anchor_ns = cpu
+                p.offset_ns = 0
             page.seq += 1
-            if target is None:
-                return
             page.generation = (page.generation + 1) & 0xFFFFFFFF
         futex_wake(self._generation_addr)
 

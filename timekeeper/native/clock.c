@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,11 +53,11 @@ static int64_t cpu_of(pid_t pid) {
 
 static void register_process(void);
 
-/* G from a consistent snapshot of the anchors (seqlock). */
-int64_t rvtk_now(void) {
+/* G, the run's clock: the latest process time, from a consistent snapshot of the anchors. */
+static int64_t global_now(void) {
     rvtk_page *p = g_page;
     int32_t pids[RVTK_MAX_PROCS];
-    int64_t anchors[RVTK_MAX_PROCS];
+    int64_t anchors[RVTK_MAX_PROCS], offsets[RVTK_MAX_PROCS];
     int n;
     int64_t base;
     double scale;
@@ -70,6 +71,7 @@ int64_t rvtk_now(void) {
         for (uint32_t i = 0; i < np && i < RVTK_MAX_PROCS; i++)
             if (p->procs[i].state == RVTK_PROC_LIVE) {
                 pids[n] = p->procs[i].pid;
+                offsets[n] = p->procs[i].offset_ns;
                 anchors[n++] = p->procs[i].cpu_anchor_ns;
             }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -77,10 +79,66 @@ int64_t rvtk_now(void) {
     }
     int64_t most = 0;
     for (int i = 0; i < n; i++) {
-        int64_t d = cpu_of(pids[i]) - anchors[i];
-        if (d > most) most = d;
+        int64_t cpu = cpu_of(pids[i]);
+        if (cpu < 0) continue;
+        int64_t l = offsets[i] + (int64_t)(scale * (double)(cpu - anchors[i]));
+        if (l > most) most = l;
     }
-    return base + (int64_t)(scale * (double)most);
+    return base + most;
+}
+
+/* L_p, this process's own time (no catching up). */
+static int64_t own_time(void) {
+    rvtk_page *p = g_page;
+    if (g_proc < 0) return global_now();
+    rvtk_proc *me = &p->procs[g_proc];
+    int64_t base, offset, anchor;
+    double scale;
+    for (;;) {
+        uint32_t s1 = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
+        if (s1 & 1) continue;
+        base = p->anchor_virtual_ns;
+        scale = p->cpu_scale;
+        offset = me->offset_ns;
+        anchor = me->cpu_anchor_ns;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&p->seq, __ATOMIC_RELAXED) == s1) break;
+    }
+    return base + offset + (int64_t)(scale * (double)(cpu_of(g_pid) - anchor));
+}
+
+static void lock_page(void);
+static void unlock_page(void);
+
+/* Raises this process's time to at least t (never lowers it). */
+static int64_t catch_up(int64_t t) {
+    int64_t own = own_time();
+    if (t <= own || g_proc < 0) return own;
+    lock_page();
+    own = own_time();   /* the anchors may have moved meanwhile */
+    if (t > own) {
+        __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+        g_page->procs[g_proc].offset_ns += t - own;
+        __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
+        own = t;
+    }
+    unlock_page();
+    return own;
+}
+
+static __thread long t_nvcsw = -1;   /* voluntary context switches at the thread's last read */
+
+/* What a thread of this process reads: its process's time, caught up with the run's clock if the
+ * thread blocked since its last read (whoever woke it may be ahead: a message must not be seen
+ * before it was sent). */
+int64_t rvtk_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    if (ru.ru_nvcsw != t_nvcsw) {
+        t_nvcsw = ru.ru_nvcsw;
+        return catch_up(global_now());
+    }
+    return own_time();
 }
 
 int64_t rvtk_clock_offset(clockid_t clock, bool *virtual_clock) {
@@ -111,13 +169,14 @@ static void unlock_page(void) { pthread_mutex_unlock(&g_page->lock); }
 /* Under the lock: G becomes the anchor and every live process's CPU time its new origin, so a
  * change of the process set never moves G back. */
 static void reanchor_locked(void) {
-    int64_t g = rvtk_now();
+    int64_t g = global_now();
     __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
     g_page->anchor_virtual_ns = g;
     for (uint32_t i = 0; i < g_page->nprocs; i++)
         if (g_page->procs[i].state == RVTK_PROC_LIVE) {
             int64_t c = cpu_of(g_page->procs[i].pid);
             if (c >= 0) g_page->procs[i].cpu_anchor_ns = c;
+            g_page->procs[i].offset_ns = 0;
         }
     __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
 }
@@ -163,11 +222,13 @@ static void register_process(void) {
         if (g_page->procs[i].state == RVTK_PROC_EXITED && gone(g_page->procs[i].pid)) slot = i;
     if (slot >= 0) {
         rvtk_proc *pr = &g_page->procs[slot];
+        int64_t g = global_now();   /* a new process starts at the run's current time */
         __atomic_fetch_add(&g_page->seq, 1, __ATOMIC_ACQ_REL);
         pr->pid = g_pid;
         pr->parent_slot = parent_slot;
         pr->exit_code = 0;
         pr->cpu_anchor_ns = cpu_of(g_pid);   /* contributes nothing yet: G is unchanged */
+        pr->offset_ns = g - g_page->anchor_virtual_ns;
         read_name(pr->name, sizeof pr->name);
         pr->state = RVTK_PROC_LIVE;
         if ((uint32_t)slot >= g_page->nprocs) g_page->nprocs = (uint32_t)slot + 1;
@@ -333,6 +394,7 @@ static rvtk_thread *thread_slot(void) {
 /* A forked child is a participant at once: its CPU time counts from the start. */
 static void after_fork_child(void) {
     t_slot = -1;   /* the forking thread's slot belongs to the parent */
+    t_nvcsw = -1;
     if (g_page) register_process();
 }
 
@@ -373,18 +435,28 @@ static int64_t slice(int64_t remaining, int64_t cap) {
     return s < SLICE_MIN_NS ? SLICE_MIN_NS : s > cap ? cap : s;
 }
 
+/* A wait that only the clock ended: this process's time becomes the target, and the thread's own
+ * sleeping does not count as having been woken by someone. */
+static void settle(int64_t target) {
+    catch_up(target);
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    t_nvcsw = ru.ru_nvcsw;
+}
+
 void rvtk_wait_virtual(int64_t target, const char *what) {
     rvtk_thread *t = thread_slot();
     begin_wait(t, target, what, RVTK_WAIT_VIRTUAL);
     for (;;) {
         uint32_t gen = __atomic_load_n(&g_page->generation, __ATOMIC_ACQUIRE);
-        int64_t g = rvtk_now();
+        int64_t g = global_now();
         if (g >= target || g_page->failed) break;
         int64_t s = slice(target - g, VIRTUAL_SLICE_MAX_NS);
         struct timespec ts = {s / 1000000000, s % 1000000000};
         syscall(SYS_futex, &g_page->generation, FUTEX_WAIT, gen, &ts, NULL, 0);
     }
     __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    settle(target);
 }
 
 void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what) {
@@ -410,7 +482,7 @@ static void *jump_watcher(void *unused) {
     for (;;) {
         uint32_t gen = __atomic_load_n(&g_page->generation, __ATOMIC_ACQUIRE);
         syscall(SYS_futex, &g_page->generation, FUTEX_WAIT, gen, NULL, NULL, 0);
-        int64_t g = rvtk_now();
+        int64_t g = global_now();
         uint32_t n = __atomic_load_n(&g_page->nthreads, __ATOMIC_ACQUIRE);
         for (uint32_t i = 0; i < n && i < RVTK_MAX_THREADS; i++) {
             pthread_cond_t *c = __atomic_load_n(&g_conds[i], __ATOMIC_ACQUIRE);
@@ -442,9 +514,10 @@ int rvtk_wait_cond(int64_t target, const char *what, pthread_cond_t *cond, rvtk_
     ensure_watcher();
     __atomic_store_n(&g_conds[t_slot], cond, __ATOMIC_RELEASE);
     begin_wait(t, target, what, RVTK_WAIT_APP);
-    int r = once(arg, slice(target - rvtk_now(), INT64_MAX));
+    int r = once(arg, slice(target - global_now(), INT64_MAX));
     __atomic_store_n(&g_conds[t_slot], NULL, __ATOMIC_RELEASE);
     __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    if (global_now() >= target) settle(target);   /* the deadline passed: not a wake-up by someone */
     return r;
 }
 
@@ -453,7 +526,7 @@ int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg
     begin_wait(t, target, what, RVTK_WAIT_APP);
     int r = 1;
     for (;;) {
-        int64_t g = rvtk_now();
+        int64_t g = global_now();
         if (g >= target || g_page->failed) { r = 1; break; }
         __atomic_store_n(&t->in_wait, RVTK_WAIT_APP, __ATOMIC_RELEASE);
         r = once(arg, slice(target - g, SLICE_MAX_NS));
@@ -462,5 +535,6 @@ int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg
         __atomic_store_n(&t->in_wait, RVTK_WAIT_VIRTUAL, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    if (r == 1) settle(target);   /* timed out; a real wake-up leaves the catch-up to the next read */
     return r;
 }

@@ -39,7 +39,7 @@ EXPORT int clock_gettime(clockid_t clock, struct timespec *tp) {
     return real_clock_gettime(clock, tp);
 }
 
-EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
+EXPORT int gettimeofday(struct timeval *tv, void *tz) {
     if (rvtk_active()) {
         if (tv) {
             struct timespec ts;

@@ -3,12 +3,16 @@
  * Created by the timekeeper service (timekeeper/service.py mirrors this layout in timekeeper/page.py;
  * change both together and bump RVTK_VERSION). Path: $REVATI_TIMEKEEPER (a file in /dev/shm).
  *
- * Virtual time G (ns) at any instant:
- *     G = anchor_virtual_ns + cpu_scale * max over live processes p of (cpu_p(now) - procs[p].cpu_anchor_ns)
- * where cpu_p is the process's CPU time (CLOCK_PROCESS_CPUTIME of its pid). So virtual time moves
- * with the participants' own CPU progress, not with wall time: sharing cores slows every process's
- * CPU progress alike and leaves virtual times unchanged. Readers take the anchor under the seqlock
- * `seq` (odd while a writer updates) and need no message.
+ * Each process p has its own virtual time, moving with its own CPU progress (not with wall time, so
+ * sharing cores with other work leaves it unchanged):
+ *     L_p = anchor_virtual_ns + procs[p].offset_ns + cpu_scale * (cpu_p(now) - procs[p].cpu_anchor_ns)
+ * where cpu_p is the process's CPU time (CLOCK_PROCESS_CPUTIME of its pid). The run's clock is
+ *     G = max over live processes of L_p.
+ * A process reads L_p. When one of its threads has blocked since it last read the clock (it may have
+ * been woken by another participant: a message, a signal, a lock), it first catches up to G by
+ * raising its own offset_ns, so nothing is observed before it was sent; a virtual wait that ends at
+ * its target raises L_p to the target. Readers take the anchors under the seqlock `seq` (odd while
+ * a writer updates) and need no message.
  *
  * Waiting: a thread that waits in virtual time claims a thread slot, sets `target` (its virtual
  * deadline; RVTK_NO_TARGET when it only waits for another participant, e.g. an NCCL rendezvous),
@@ -25,7 +29,7 @@
  * or asleep in the kernel (state S, unchanged run time and timeslices over two /proc scans; a woken
  * thread is runnable at once, so a message or signal in flight always shows). It sets
  * anchor_virtual_ns = min target (never below the current G), re-anchors every process's CPU time,
- * bumps `generation` and futex-wakes it.
+ * zeroes every offset, bumps `generation` and futex-wakes it.
  *
  * Writers (the service's jump; a process registering or leaving, which re-anchors so that G never
  * goes back) hold `lock` (a process-shared, robust mutex; whoever inherits it from a dead writer
@@ -48,7 +52,7 @@
 #include <stdint.h>
 
 #define RVTK_MAGIC 0x4b545652u   /* "RVTK" */
-#define RVTK_VERSION 1u
+#define RVTK_VERSION 2u
 #define RVTK_MAX_PROCS 64
 #define RVTK_MAX_THREADS 1024
 #define RVTK_NO_TARGET INT64_MAX
@@ -63,8 +67,9 @@ typedef struct rvtk_proc {
                                that vanishes while LIVE was killed or crashed */
     int32_t parent_slot;    /* slot of the participant that started it, -1 for the first */
     int64_t cpu_anchor_ns;  /* its CPU time at the last anchor */
+    int64_t offset_ns;      /* how far it caught up with G since the last anchor */
     char name[64];          /* command line, shortened: for error messages */
-} rvtk_proc;                /* 88 bytes */
+} rvtk_proc;                /* 96 bytes */
 
 typedef struct rvtk_thread {
     int32_t tid;            /* 0: slot free */
