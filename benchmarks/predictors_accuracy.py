@@ -6,6 +6,11 @@
    GPU by `revati-search profile`) keeps ~20% of its items out of fitting, chosen by a fixed hash of
    the item's key (predictors.profile.grid.held_out). A predictor fitted to the other 80% predicts
    them; printed per operation class: median, p90 and mean |error|, and the roofline's for comparison.
+   NCCL collectives (the GPU's collectives.json, or the one it shares by NVLink figure) are held out
+   differently, as their curves are short: every other size inside each (collective, ranks) curve
+   (16 KiB, 256 KiB, 4 MiB, 64 MiB: each then lies in a x16 gap), and whole numbers of ranks (4 GPUs
+   predicted from the 2-GPU curves alone, and from the 2- and 3-GPU ones; 3 from the 2- and 4-GPU
+   ones: the scaling that serves 8 GPUs from the measured 2-4).
 2. Llama forward passes: the same forward passes that the profile measured on the real GPU (sum of
    kernel times from torch.profiler, median of 3) run on virtual GPUs under the interposer
    (predictors.profile.emulate); the predicted GPU time of each is the sum of the predicted
@@ -36,7 +41,16 @@ sys.path.insert(0, str(ROOT))
 from predictors import create, load, parse_op  # noqa: E402
 from predictors.names import template  # noqa: E402
 from predictors.profile import grid  # noqa: E402
-from predictors.profiled import ProfiledPredictor, available, load_profile, rows, samples  # noqa: E402
+from predictors.profiled import (  # noqa: E402
+    CollectiveModel,
+    ProfiledPredictor,
+    available,
+    collective_samples,
+    load_collectives,
+    load_profile,
+    rows,
+    samples,
+)
 
 LIBRARY_KERNELS = ("nvjet", "cudnn", "cutlass", "gemm", "cublas", "xmma", "sm90_", "sm80_", "flash", "fmha")
 
@@ -90,6 +104,45 @@ def held_out_errors(gpu: str) -> dict[str, dict[str, list[float]]]:
     for direction, pinned, nbytes, ns in test["copy"]:
         op = MemsetOp(bytes=nbytes) if direction == "memset" else MemcpyOp(bytes=nbytes, direction=direction, pinned=pinned)
         add("copies/memsets", train.duration_ns(op), roof.duration_ns(op), ns)
+    for cls, errs in collective_errors(gpu).items():
+        out[cls] = errs
+    return out
+
+
+def collective_errors(gpu: str) -> dict[str, dict[str, list[float]]]:
+    """Collectives: every other size inside each measured curve held out, then whole numbers of
+    ranks (see the module's docstring); class -> {"profiled": [...], "roofline": [...]}."""
+    from predictors.ops import CollectiveOp
+
+    hw = load(gpu)
+    data = load_collectives(hw)
+    if data is None or data["gpu"] != gpu:  # none, or another GPU's curves (checked under that GPU)
+        return {}
+    measured = collective_samples(data)
+    roof = create("roofline", hw)
+    out: dict[str, dict[str, list[float]]] = {}
+
+    def check(cls: str, model: CollectiveModel, test: list[tuple[str, int, int, float]]) -> None:
+        for name, ranks, nbytes, ns in test:
+            op = CollectiveOp.model_validate({"name": name, "ranks": ranks, "bytes": nbytes, "dtype": "bf16"})
+            predicted, _ = model.predict(op)
+            assert predicted is not None, op
+            for c in (cls, f"{cls} {name}") if cls == "collectives: sizes" else (cls,):
+                d = out.setdefault(c, {"profiled": [], "roofline": []})
+                d["profiled"].append(predicted / ns - 1)
+                d["roofline"].append(roof.duration_ns(op) / ns - 1)
+
+    sizes: dict[tuple[str, int], list[int]] = {}
+    for name, ranks, nbytes, _ in measured:
+        sizes.setdefault((name, ranks), []).append(nbytes)
+    held = {(n, r, b) for (n, r), bs in sizes.items() for i, b in enumerate(sorted(bs)) if i % 2 == 1 and i < len(bs) - 1}
+    check("collectives: sizes", CollectiveModel([s for s in measured if s[:3] not in held]),
+          [s for s in measured if s[:3] in held])
+    present = {r for _, r, _, _ in measured}
+    for target, train in ((4, {2}), (4, {2, 3}), (3, {2, 4})):
+        if target in present and train <= present:
+            check(f"collectives: {target} from {'+'.join(map(str, sorted(train)))} GPUs",
+                  CollectiveModel([s for s in measured if s[1] in train]), [s for s in measured if s[1] == target])
     return out
 
 
@@ -154,13 +207,16 @@ def main() -> int:
               f"measured {meta['date']} ===")
         errs = held_out_errors(gpu)
         print(f"\nheld-out shapes (fitted to the other {100 - grid.HOLDOUT_PERCENT}%), |error| of predicted vs measured:")
-        print(f"  {'class':24s} {'n':>5s} {'median':>8s} {'p90':>8s} {'mean':>8s} {'bias':>8s}   roofline median")
+        print(f"  {'class':34s} {'n':>5s} {'median':>8s} {'p90':>8s} {'mean':>8s} {'bias':>8s}   roofline median")
         report[gpu] = {"held_out": {}}
         for cls in sorted(errs):
             s, r = stats(errs[cls]["profiled"]), stats(errs[cls]["roofline"])
             report[gpu]["held_out"][cls] = {"profiled": s, "roofline": r}
-            print(f"  {cls:24s} {s['n']:5d} {100 * s['median']:7.1f}% {100 * s['p90']:7.1f}% {100 * s['mean']:7.1f}% "
+            print(f"  {cls:34s} {s['n']:5d} {100 * s['median']:7.1f}% {100 * s['p90']:7.1f}% {100 * s['mean']:7.1f}% "
                   f"{100 * s['bias']:+7.1f}%   {100 * r['median']:7.1f}%")
+        colls = load_collectives(load(gpu))
+        if colls is not None and colls["gpu"] != gpu:
+            print(f"  (collectives: {colls['gpu']}'s NCCL curves, same NVLink figure in the catalog; checked under {colls['gpu']})")
         if a.no_forward:
             continue
         measured = profile["forward"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from predictors import PredictorServer, create, load
-from predictors.base import DEFAULT_SPEC
+from predictors.base import DEFAULT_SPEC, native_config
 from predictors.catalog import Hardware
 from timekeeper import calibrate
 from timekeeper.service import Timekeeper
@@ -83,10 +83,12 @@ class VirtualGPUs:
         self.lib_dir = ensure_built(self.config.lib_dir, self.config.cuda_major)
         self._dir = tempfile.TemporaryDirectory(prefix="revati-")
         run_dir = Path(self._dir.name)
+        predictor = create(self.config.predictor, self.hardware)
         self.hardware_file = run_dir / "hardware.txt"
-        self.hardware_file.write_text(self.hardware.native_config(self.config.gpus))
+        # host costs as the predictor has them (a profile's measurements, else the catalog's)
+        self.hardware_file.write_text(native_config(predictor, self.config.gpus))
         self.socket = run_dir / "predictor.sock"
-        self._server = PredictorServer(create(self.config.predictor, self.hardware), str(self.socket))
+        self._server = PredictorServer(predictor, str(self.socket))
         self._server.start()
         if self.config.trace_dir:
             Path(self.config.trace_dir).mkdir(parents=True, exist_ok=True)

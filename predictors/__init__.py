@@ -10,8 +10,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Predictor": "predictors.base", "create": "predictors.base",
-    "Hardware": "predictors.catalog", "keys": "predictors.catalog", "load": "predictors.catalog",
+    "Predictor": "predictors.base", "create": "predictors.base", "host_costs": "predictors.base",
+    "native_config": "predictors.base",
+    "Hardware": "predictors.catalog", "HostCosts": "predictors.catalog", "keys": "predictors.catalog",
+    "load": "predictors.catalog",
     "AttentionOp": "predictors.ops", "CollectiveOp": "predictors.ops", "GemmOp": "predictors.ops",
     "HostFnOp": "predictors.ops", "KernelOp": "predictors.ops", "MemcpyOp": "predictors.ops",
     "MemsetOp": "predictors.ops", "Op": "predictors.ops", "parse_op": "predictors.ops",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-from predictors.catalog import Hardware
+from predictors.catalog import Hardware, HostCosts
 from predictors.fixed import FixedPredictor, parse_duration_ns
 from predictors.ops import Op
 from predictors.roofline import RooflinePredictor
@@ -25,6 +25,19 @@ class Predictor(Protocol):
     def duration_ns(self, op: Op) -> int:
         """Predicted duration of ``op`` on ``hardware``; raises ValueError if the op cannot run there."""
         ...
+
+
+def host_costs(predictor: Predictor) -> HostCosts:
+    """The launch and sync latencies the interposer gets (hardware file, the service's hello):
+    those measured with the predictor's data where it has them (a profiled predictor whose profile
+    has host costs: ``ProfiledPredictor.host_costs``), else the catalog's."""
+    measured = getattr(predictor, "host_costs", None)
+    return measured if isinstance(measured, HostCosts) else predictor.hardware.host_costs()
+
+
+def native_config(predictor: Predictor, gpus: int) -> str:
+    """The hardware file for ``gpus`` virtual GPUs served by ``predictor``."""
+    return predictor.hardware.native_config(gpus, host_costs(predictor))
 
 
 def _roofline(argument: str, hardware: Hardware) -> Predictor:

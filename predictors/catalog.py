@@ -8,10 +8,20 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 HARDWARE_DIR = Path(__file__).parent / "hardware"
+
+
+class HostCosts(NamedTuple):
+    """The interposer's host-side costs: launch call to kernel start on an idle GPU, and GPU work
+    done to the synchronizing call's return."""
+
+    launch_latency_ns: int
+    sync_latency_ns: int
+    source: str  # where the figures come from, for the hardware file's comment
 
 
 class ComputeCapability(BaseModel):
@@ -55,10 +65,16 @@ class Hardware(BaseModel):
     # figure (field name, or "attributes") -> where it comes from
     sources: dict[str, str] = {}
 
-    def native_config(self, gpus: int) -> str:
-        """The text file the C interposer reads: one ``item value`` per line; ``name`` takes the rest."""
+    def host_costs(self) -> HostCosts:
+        return HostCosts(self.launch_latency_ns, self.sync_latency_ns, f"catalog ({self.key})")
+
+    def native_config(self, gpus: int, host: HostCosts | None = None) -> str:
+        """The text file the C interposer reads: one ``item value`` per line; ``name`` takes the rest.
+        ``host`` replaces the catalog's host costs (``predictors.base.native_config`` passes the
+        predictor's: a profile's measurements)."""
         if gpus < 1:
             raise ValueError(f"gpus must be >= 1, got {gpus}")
+        host = host or self.host_costs()
         lines = [
             f"# revati-search hardware {self.key}: {self.source}",
             f"name {self.name}",
@@ -67,8 +83,9 @@ class Hardware(BaseModel):
             f"total_memory {self.total_memory_bytes}",
             f"reserved_memory {self.context_reserved_bytes}",
             f"uuid {self.uuid}",
-            f"launch_latency_ns {self.launch_latency_ns}",
-            f"sync_latency_ns {self.sync_latency_ns}",
+            f"# host costs: {host.source}",
+            f"launch_latency_ns {host.launch_latency_ns}",
+            f"sync_latency_ns {host.sync_latency_ns}",
         ]
         lines += [f"attr {number} {self.attributes[number]}" for number in sorted(self.attributes)]
         return "\n".join(lines) + "\n"

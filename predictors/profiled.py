@@ -15,8 +15,15 @@
   template's family, then to the roofline. A launch geometry does not always fix the work (capped
   grids: row reductions, ``cat``, grid-stride loops): measurements of one geometry then come from
   serving runs first, forward passes next, the sweep last (see ``KernelTable._pick``).
-- Copies and memsets: measured curves over bytes per direction; peer copies and collectives use the
-  roofline's alpha-beta models (no multi-GPU profile yet).
+- Copies and memsets: measured curves over bytes per direction; peer copies use the roofline's
+  alpha-beta model.
+- NCCL collectives: measured curves over bytes per (collective, ranks) from
+  ``profiles/<gpu>/collectives.json`` (``predictors.profile.collectives``), interpolated in log-log
+  space; for a number of ranks not measured, the nearest measured curve scaled by alpha-beta fits
+  (see ``CollectiveModel``); GPUs without curves of their own or of a GPU with the same NVLink
+  figure (``also_for``) keep the roofline's alpha-beta model.
+- Host costs (the interposer's launch and sync latencies): from the profile's ``host`` section
+  (``HOST_COSTS``), where it has them; ``predictors.base.native_config`` writes them.
 
 Prediction follows the real system: an operation is predicted from what the real GPU measured for
 the same operation and shapes, whichever kernel the emulated run would pick. Every answer is cached
@@ -36,15 +43,23 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from predictors import names as kn
-from predictors.catalog import Hardware
+from predictors.catalog import Hardware, HostCosts
 from predictors.ops import AttentionOp, CollectiveOp, GemmOp, HostFnOp, KernelOp, MemcpyOp, MemsetOp, Op
 from predictors.profile import grid
-from predictors.roofline import RooflinePredictor
+from predictors.roofline import COLLECTIVE_BASE_NS, COLLECTIVE_STEP_NS, RooflinePredictor, ring_share_steps
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 KERNEL_FLOOR_NS = 900.0  # the shortest kernels CUPTI reports on H100/H200 (an empty launch)
 BANDWIDTH_BOUND_NS = 8000.0  # a launch this long is past its fixed costs: time grows with work
 FORMAT = 1
+COLLECTIVES_FORMAT = 1
+# The interposer's host costs <- the profile's host measurements (predictors.profile.harness
+# host_section). launch: kineto's kernel start minus the start of its cudaLaunchKernel call on an
+# idle GPU, the delay the interposer adds after a launch call (the CPU time of the call itself, and
+# of torch's dispatch, runs for real under the interposer). sync: an idle stream.synchronize(), the
+# cost of the synchronisations serving loops make (.item(), .cpu(), .tolist()); an idle
+# cudaDeviceSynchronize costs more (host.idle_device_sync_ns) but the interposer has one figure.
+HOST_COSTS = {"launch_latency_ns": "idle_launch_to_start_ns", "sync_latency_ns": "idle_stream_sync_ns"}
 
 
 def available() -> list[str]:
@@ -61,6 +76,42 @@ def load_profile(key: str) -> dict[str, Any] | None:
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: profile format {data.get('format')}, expected {FORMAT}")
     return data
+
+
+def load_collectives(hardware: Hardware) -> dict[str, Any] | None:
+    """The collective curves for ``hardware``: its own (``profiles/<key>/collectives.json``), else
+    those of a GPU that names it in ``also_for`` and was measured with the same NVLink bandwidth
+    as the catalog gives ``hardware`` (the same links: H100 and H200 SXM are both NVLink 4)."""
+    return _collectives(hardware.key, hardware.nvlink_bandwidth_bytes_per_s)
+
+
+@functools.cache
+def _collectives(key: str, nvlink: float) -> dict[str, Any] | None:
+    own = PROFILES_DIR / key / "collectives.json"
+    for path in [own, *sorted(p for p in PROFILES_DIR.glob("*/collectives.json") if p != own)]:
+        if not path.exists():
+            continue
+        data: dict[str, Any] = json.loads(path.read_text())
+        if data.get("format") != COLLECTIVES_FORMAT:
+            raise ValueError(f"{path}: collectives format {data.get('format')}, expected {COLLECTIVES_FORMAT}")
+        if path == own or (key in data.get("also_for", []) and data.get("nvlink_bandwidth_bytes_per_s") == nvlink):
+            return data
+    return None
+
+
+def profile_host_costs(profile: dict[str, Any], hardware: Hardware) -> HostCosts | None:
+    """The interposer's host costs from the profile's host measurements (``HOST_COSTS``); a figure
+    the profile lacks (CUDA-event timing: no kineto) stays the catalog's. None without any."""
+    host = profile.get("host") or {}
+    measured = {item: host.get(field) for item, field in HOST_COSTS.items()}
+    if all(v is None for v in measured.values()):
+        return None
+    catalog = {"launch_latency_ns": hardware.launch_latency_ns, "sync_latency_ns": hardware.sync_latency_ns}
+    values = {item: round(v) if v is not None else catalog[item] for item, v in measured.items()}
+    parts = [f"{item} {'host.' + HOST_COSTS[item] if measured[item] is not None else 'catalog'}" for item in HOST_COSTS]
+    meta = profile.get("meta", {})
+    return HostCosts(values["launch_latency_ns"], values["sync_latency_ns"],
+                     f"profile {hardware.key} ({meta.get('date')}): {', '.join(parts)}")
 
 
 def rows(table: dict[str, Any]) -> list[dict[str, Any]]:
@@ -434,6 +485,123 @@ class CopyModel:
         return t0 + (t1 - t0) * (w - w0) / (w1 - w0), "curve"
 
 
+# ---- collectives ------------------------------------------------------------------------------------
+
+def _monotone(curve: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """A larger buffer never takes less time: a measured dip (small sizes, noise) is lifted to the
+    time of the smaller size before it."""
+    out: list[tuple[float, float]] = []
+    for b, t in curve:
+        out.append((b, max(t, out[-1][1]) if out else t))
+    return out
+
+
+def _along_bytes(curve: list[tuple[float, float]], nbytes: float) -> float:
+    """Time at ``nbytes`` on a measured (bytes, ns) curve: log-log interpolation between measured
+    sizes, the smallest size's time below them (latency-bound), and beyond the largest its time
+    plus the last interval's cost per byte (bandwidth-bound)."""
+    b = max(nbytes, 1.0)
+    xs = [p[0] for p in curve]
+    if b <= xs[0]:
+        return curve[0][1]
+    if b >= xs[-1]:
+        if len(curve) == 1:
+            return curve[0][1] * b / xs[0]
+        (b0, t0), (b1, t1) = curve[-2], curve[-1]
+        return t1 + (t1 - t0) / (b1 - b0) * (b - b1)
+    i = bisect.bisect_left(xs, b)
+    (b0, t0), (b1, t1) = curve[i - 1], curve[i]
+    if b == b1:
+        return t1
+    return t0 * math.exp(math.log(t1 / t0) * math.log(b / b0) / math.log(b1 / b0))
+
+
+class CollectiveModel:
+    """NCCL collectives measured on real GPUs: time over bytes per (collective, ranks).
+
+    A measured (collective, ranks) follows its curve (``_along_bytes``). Another number of ranks
+    scales the nearest measured curve of the same collective (fewer ranks on a tie) size by size by
+    the ratio of two alpha-beta models, the target's over the reference's: t = alpha + share * bytes
+    / busbw, with share the ring's fraction of the buffer each rank sends, busbw the reference's
+    bus bandwidth (from its last interval) and alpha a line over the ring's steps through the
+    measured ranks' smallest-size times (one measured count: the roofline's base-plus-steps
+    proportion). The curve's shape (NCCL's protocol changes) stays, the latency grows with the
+    steps and the bandwidth term with the share. A single rank and collectives never measured are
+    left to the roofline.
+    """
+
+    def __init__(self, samples: list[tuple[str, int, int, float]]) -> None:
+        points: dict[tuple[str, int], list[tuple[float, float]]] = {}
+        for name, ranks, nbytes, ns in samples:
+            if ranks > 1 and nbytes > 0:
+                points.setdefault((name, ranks), []).append((float(nbytes), float(ns)))
+        self.curves = {k: _monotone(_line(v)) for k, v in points.items()}
+        self.fits = {k: self._fit(k[0], k[1], c) for k, c in self.curves.items()}
+        self._scaled: dict[tuple[str, int], list[tuple[float, float]] | None] = {}
+
+    @staticmethod
+    def _fit(name: str, ranks: int, curve: list[tuple[float, float]]) -> tuple[float, float]:
+        """(alpha ns, ns per byte of the share each rank sends) of one measured curve."""
+        share, _ = ring_share_steps(name, ranks)
+        if len(curve) == 1:
+            return curve[0][1], 0.0
+        (b0, t0), (b1, t1) = curve[-2], curve[-1]
+        return curve[0][1], (t1 - t0) / (b1 - b0) / share
+
+    def bus_bandwidth(self, name: str, ranks: int) -> float | None:
+        """Bytes per second of a measured curve's last interval, nccl-tests' bus bandwidth."""
+        fit = self.fits.get((name, ranks))
+        return 1e9 / fit[1] if fit and fit[1] > 0 else None
+
+    def _alpha(self, name: str, steps: int, reference: int) -> float:
+        measured = [(ring_share_steps(name, r)[1], self.fits[(n, r)][0]) for n, r in self.fits if n == name]
+        if len({s for s, _ in measured}) >= 2:
+            mean_s = statistics.fmean(s for s, _ in measured)
+            mean_a = statistics.fmean(a for _, a in measured)
+            slope = (sum((s - mean_s) * (a - mean_a) for s, a in measured)
+                     / sum((s - mean_s) ** 2 for s, _ in measured))
+            return mean_a + max(slope, 0.0) * (steps - mean_s)  # latency never falls with more steps
+        steps0 = ring_share_steps(name, reference)[1]
+        alpha0 = self.fits[(name, reference)][0]
+        return alpha0 * (COLLECTIVE_BASE_NS + steps * COLLECTIVE_STEP_NS) / (COLLECTIVE_BASE_NS + steps0 * COLLECTIVE_STEP_NS)
+
+    def _scale(self, name: str, ranks: int) -> list[tuple[float, float]] | None:
+        key = (name, ranks)
+        if key in self._scaled:
+            return self._scaled[key]
+        measured = [r for n, r in self.curves if n == name]
+        curve = None
+        if measured:
+            r0 = min(measured, key=lambda m: (abs(math.log(ranks / m)), m))
+            share, steps = ring_share_steps(name, ranks)
+            share0, _ = ring_share_steps(name, r0)
+            alpha0, per_byte = self.fits[(name, r0)]
+            alpha = self._alpha(name, steps, r0)
+            curve = _monotone([(b, t * (alpha + share * b * per_byte) / (alpha0 + share0 * b * per_byte))
+                               for b, t in self.curves[(name, r0)]])
+        self._scaled[key] = curve
+        return curve
+
+    def predict(self, op: CollectiveOp) -> tuple[float | None, str]:
+        if op.ranks < 2:
+            return None, "none"
+        curve, how = self.curves.get((op.name, op.ranks)), "curve"
+        if curve is None:
+            curve, how = self._scale(op.name, op.ranks), "scaled"
+        if curve is None:
+            return None, "none"
+        return _along_bytes(curve, float(op.bytes)), how
+
+
+def collective_samples(data: dict[str, Any] | None, keep: Callable[[str, str], bool] = lambda cls, key: True
+                       ) -> list[tuple[str, int, int, float]]:
+    """(name, ranks, bytes, ns) of a collectives file, filtered by ``keep("collective", key)``."""
+    if data is None:
+        return []
+    return [(r["name"], r["ranks"], r["bytes"], r["ns"]) for r in rows(data)
+            if keep("collective", grid.collective_key(r["name"], r["ranks"], r["bytes"]))]
+
+
 # ---- the predictor ---------------------------------------------------------------------------------
 
 def _gemm_op(it: dict[str, Any]) -> GemmOp:
@@ -475,13 +643,16 @@ class ProfiledPredictor:
     """Measured models for ``hardware`` where its profile has data, the roofline elsewhere."""
 
     def __init__(self, hardware: Hardware, profile: dict[str, Any] | None = None,
-                 keep: Callable[[str, str], bool] | None = None, quiet: bool = False) -> None:
+                 keep: Callable[[str, str], bool] | None = None, quiet: bool = False,
+                 collectives: dict[str, Any] | None = None) -> None:
         self.hardware = hardware
         self.roofline = RooflinePredictor(hardware)
         self.profile = profile if profile is not None else load_profile(hardware.key)
         self.stats: Counter[str] = Counter()
         self._cache: dict[Any, int] = {}
         roof = self._roof
+        self.host_costs: HostCosts | None = None  # predictors.base.host_costs reads it
+        self.collectives = CollectiveModel([])
         if self.profile is None:
             self.description = f"no profile for {hardware.key}: analytical roofline for every operation"
             if not quiet:
@@ -493,14 +664,24 @@ class ProfiledPredictor:
             self.copies = CopyModel([])
             return
         meta = self.profile.get("meta", {})
+        keep = keep or (lambda cls, key: True)
+        coll = collectives if collectives is not None else load_collectives(hardware)
+        self.collectives = CollectiveModel(collective_samples(coll, keep))
+        if coll is not None and self.collectives.curves:
+            measured = sorted({r for _, r in self.collectives.curves})
+            borrowed = "" if coll.get("gpu") == hardware.key else f" (same NVLink as {coll.get('gpu')})"
+            colls = f"NCCL curves measured on {coll.get('gpu')} x{'/'.join(map(str, measured))}{borrowed} for collectives; "
+        else:
+            colls = "roofline for collectives; "
         self.description = (f"profiled {hardware.key}: {meta.get('gpu')} measured {meta.get('date')} "
                             f"(torch {meta.get('torch')}, CUDA {meta.get('cuda')}, driver {meta.get('driver')}); "
-                            "roofline for collectives, peer copies and unmeasured operations")
-        data = samples(self.profile, keep or (lambda cls, key: True))
+                            f"{colls}roofline for peer copies and unmeasured operations")
+        data = samples(self.profile, keep)
         self.gemm = GemmModel(data["gemm"], roof)
         self.attention = AttentionModel(data["attention"], roof)
         self.kernels = KernelTable(data["kernel"], self._per_thread())
         self.copies = CopyModel(data["copy"])
+        self.host_costs = profile_host_costs(self.profile, hardware)
 
     def _per_thread(self) -> float:
         """The roofline's ns per thread of a kernel known only by its geometry."""
@@ -543,7 +724,9 @@ class ProfiledPredictor:
                 value, how = self.copies.predict("memset", True, op.bytes)
             case HostFnOp():
                 return 0, "host_fn"
-            case CollectiveOp() | MemcpyOp():
+            case CollectiveOp():
+                value, how = self.collectives.predict(op)
+            case MemcpyOp():
                 value, how = None, "roofline"
         if value is None:
             return self.roofline.duration_ns(op), "roofline"

@@ -108,19 +108,9 @@ class RooflinePredictor:
         return COPY_OVERHEAD_NS + transfer
 
     def _collective(self, op: CollectiveOp) -> float:
-        r = op.ranks
-        if r == 1:
+        if op.ranks == 1:
             return KERNEL_OVERHEAD_NS  # NCCL degenerates to a local copy or nothing
-        # ring algorithms: fraction of the buffer each rank sends, and latency-bound steps
-        match op.name:
-            case "all_reduce":
-                share, steps = 2 * (r - 1) / r, 2 * (r - 1)
-            case "all_gather" | "reduce_scatter" | "all_to_all":
-                share, steps = (r - 1) / r, r - 1
-            case "broadcast" | "reduce":
-                share, steps = 1.0, r - 1
-            case "send" | "recv":
-                share, steps = 1.0, 1
+        share, steps = ring_share_steps(op.name, op.ranks)
         return COLLECTIVE_BASE_NS + steps * COLLECTIVE_STEP_NS + _ns(share * op.bytes, self._nvlink)
 
     def _peak(self, math_type: str, op: GemmOp | AttentionOp) -> float:
@@ -128,6 +118,22 @@ class RooflinePredictor:
         if peak is None:
             raise ValueError(f"{self.hardware.key} has no {math_type} math for this {op.kind}")
         return peak
+
+
+def ring_share_steps(name: str, ranks: int) -> tuple[float, int]:
+    """Ring algorithms: the fraction of the buffer (CollectiveOp.bytes) each rank sends, and the
+    number of latency-bound steps. The share is nccl-tests' bus-bandwidth factor."""
+    r = ranks
+    match name:
+        case "all_reduce":
+            return 2 * (r - 1) / r, 2 * (r - 1)
+        case "all_gather" | "reduce_scatter" | "all_to_all":
+            return (r - 1) / r, r - 1
+        case "broadcast" | "reduce":
+            return 1.0, r - 1
+        case "send" | "recv":
+            return 1.0, 1
+    raise ValueError(f"unknown collective {name!r}")
 
 
 def _ns(amount: float, per_second: float) -> float:

@@ -29,7 +29,7 @@ from types import TracebackType
 
 from pydantic import ValidationError
 
-from predictors.base import DEFAULT_SPEC, Predictor, create
+from predictors.base import DEFAULT_SPEC, Predictor, create, host_costs
 from predictors.catalog import load
 from predictors.ops import OP_KINDS, parse_op
 
@@ -42,11 +42,11 @@ class PredictorServer:
     def __init__(self, predictor: Predictor, path: str | os.PathLike[str]) -> None:
         self.predictor = predictor
         self.path = Path(path)
-        hardware = predictor.hardware
+        host = host_costs(predictor)  # the figures the hardware file carries (predictors.base.native_config)
         self._hello = _line({
-            "hardware": hardware.key,
-            "launch_latency_ns": hardware.launch_latency_ns,
-            "sync_latency_ns": hardware.sync_latency_ns,
+            "hardware": predictor.hardware.key,
+            "launch_latency_ns": host.launch_latency_ns,
+            "sync_latency_ns": host.sync_latency_ns,
         })
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -201,3 +201,37 @@ def test_pack_turns_a_harness_profile_into_a_loadable_one(tmp_path: Path) -> Non
     name = raw["names"][2]
     assert predictor.duration_ns(KernelOp(name=name, grid=(64, 1, 1), block=(128, 1, 1))) == 2000  # forward wins
     assert predictor.duration_ns(KernelOp(name=name, grid=(16, 1, 1), block=(128, 1, 1))) == 2000
+
+
+def test_collective_sweep_runs_on_virtual_gpus_keyed_as_the_interposer_reports(tmp_path: Path) -> None:
+    """The NCCL sweep (one process per GPU) runs under the interposer on 4 virtual GPUs; every item
+    is stored under the collective the interposer reports for the same torch.distributed call, and
+    the packed curves load into the profiled predictor."""
+    from conftest import load_trace, revati_run
+
+    from predictors import CollectiveOp, load
+    from predictors.profile import collectives
+    from predictors.profiled import ProfiledPredictor
+
+    out, trace = tmp_path / "coll", tmp_path / "trace"
+    cmd = [sys.executable, "-m", "predictors.profile.collectives", "sweep", "--out", str(out), "--ranks", "2,3", "--quick"]
+    run = revati_run(["--gpus", "4", "--predictor", "fixed:1us", "--trace", str(trace), "--no-timekeeper"], cmd,
+                     timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    raw = json.loads((out / "collectives.json").read_text())
+    assert all(r["complete"] and not any(r["exit"]) for r in raw["runs"]) and len(raw["runs"]) == 2
+    want = {(n, r, b) for r in (2, 3) for n in grid.COLLECTIVE_NAMES
+            for b in grid.collective_sizes(r, collectives.QUICK_BYTES)}
+    assert {(r["name"], r["ranks"], r["bytes"]) for r in raw["rows"].values()} == want
+    assert all(r["ns"] > 0 and r["iters"] == 3 for r in raw["rows"].values())
+    seen = {(e["name"], e["args"]["ranks"], e["args"]["bytes"]) for path in trace.glob("trace-*.json")
+            for e in load_trace(path) if e.get("ph") == "X" and "ranks" in e.get("args", {})}
+    assert want <= seen, sorted(want - seen)
+    packed = collectives.pack([raw], "h200", 450e9, [])
+    predictor = ProfiledPredictor(load("h200"), collectives=packed, quiet=True)
+    nbytes = grid.collective_sizes(3, [65536])[0]
+    op = CollectiveOp(name="all_gather", ranks=3, bytes=nbytes, dtype="bf16")
+    # virtual-GPU timings are noise: a smaller size may have taken longer, and the curve is lifted
+    lifted = max(r["ns"] for r in raw["rows"].values() if r["name"] == "all_gather" and r["ranks"] == 3
+                 and r["bytes"] <= nbytes)
+    assert predictor.explain(op) == (lifted, "curve")

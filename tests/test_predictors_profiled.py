@@ -2,6 +2,8 @@
 versions, and the cost of a repeated lookup."""
 from __future__ import annotations
 
+import json
+import math
 import statistics
 import sys
 import time
@@ -10,10 +12,24 @@ from pathlib import Path
 import pytest
 
 from predictors import create, load, parse_op
+from predictors.base import host_costs, native_config
+from predictors.catalog import HostCosts
 from predictors.names import demangle, level1, level2, template
 from predictors.ops import AttentionOp, CollectiveOp, GemmOp, KernelOp, MemcpyOp
 from predictors.profile import grid
-from predictors.profiled import ProfiledPredictor, available, load_profile, rows, samples
+from predictors.profiled import (
+    HOST_COSTS,
+    CollectiveModel,
+    ProfiledPredictor,
+    available,
+    collective_samples,
+    load_collectives,
+    load_profile,
+    rows,
+    samples,
+)
+from predictors.roofline import ring_share_steps
+from predictors.server import PredictorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -115,12 +131,159 @@ def test_kernels_are_matched_across_torch_versions() -> None:
     assert how != "roofline" and 500 < ns < 20_000
 
 
-def test_collectives_and_peer_copies_use_the_alpha_beta_model() -> None:
+def test_peer_copies_and_unmeasured_collectives_use_the_alpha_beta_model() -> None:
     predictor = create("profiled", load("h100"))
     roof = create("roofline", load("h100"))
-    for op in (CollectiveOp(name="all_reduce", bytes=1 << 24, ranks=4, dtype="bf16"),
-               MemcpyOp(bytes=1 << 24, direction="p2p")):
+    for op in (MemcpyOp(bytes=1 << 24, direction="p2p"), CollectiveOp(name="send", bytes=1 << 24, ranks=2, dtype="bf16"),
+               CollectiveOp(name="all_reduce", bytes=1 << 24, ranks=1, dtype="bf16")):
         assert predictor.duration_ns(op) == roof.duration_ns(op)
+
+
+# ---- collectives -------------------------------------------------------------------------------------
+
+def h200_curves() -> list[tuple[str, int, int, float]]:
+    data = load_collectives(load("h200"))
+    assert data is not None and data["gpu"] == "h200"
+    return collective_samples(data)
+
+
+def test_collective_curves_ship_for_h200_on_2_3_and_4_gpus() -> None:
+    measured = h200_curves()
+    assert {r for _, r, _, _ in measured} == {2, 3, 4}
+    for name in ("all_reduce", "all_gather", "reduce_scatter", "broadcast"):
+        for ranks in (2, 4):
+            sizes = sorted(b for n, r, b, _ in measured if n == name and r == ranks)
+            assert sizes[0] == 4096 and sizes[-1] == 1 << 30 and len(sizes) == 10, (name, ranks)
+    # the NVLink 4 of an H200 moves an all_reduce of 1 GiB at 300-450 GB/s of bus bandwidth
+    model = CollectiveModel(measured)
+    for ranks in (2, 4):
+        bw = model.bus_bandwidth("all_reduce", ranks)
+        assert bw is not None and 300e9 < bw < 450e9
+
+
+def test_collective_curves_are_exact_at_measured_sizes() -> None:
+    measured = h200_curves()
+    predictor = create("profiled", load("h200"))
+    for name, ranks, nbytes, ns in measured:
+        op = CollectiveOp(name=name, ranks=ranks, bytes=nbytes, dtype="bf16")
+        assert predictor.explain(op) == (math.ceil(ns), "curve")  # type: ignore[attr-defined]
+
+
+def test_collective_predictions_grow_with_bytes_and_ranks() -> None:
+    predictor = create("profiled", load("h200"))
+    sizes = sorted({0, 1, 3000, 5000, 100_000, 3 << 20, 777_777_777, 3 << 30} | {int(2 ** (e / 4)) for e in range(0, 129)})
+    for name in grid.COLLECTIVE_NAMES:
+        previous_ranks: list[int] | None = None
+        for ranks in (2, 4, 8, 16):
+            times = [predictor.duration_ns(CollectiveOp(name=name, ranks=ranks, bytes=b, dtype="bf16")) for b in sizes]
+            assert times == sorted(times), (name, ranks)
+            if previous_ranks is not None and name != "all_to_all":  # more ranks: more steps and a larger share
+                assert all(t >= p * 0.97 for t, p in zip(times, previous_ranks)), (name, ranks)
+            previous_ranks = times
+    # a dip in the measurements (noise at small sizes) is lifted, not followed
+    dip = CollectiveModel([("all_reduce", 2, 4096, 9000), ("all_reduce", 2, 16384, 8000), ("all_reduce", 2, 65536, 10000)])
+    assert dip.predict(CollectiveOp(name="all_reduce", ranks=2, bytes=16384, dtype="bf16"))[0] == 9000
+
+
+def test_unmeasured_ranks_scale_the_nearest_curve_by_alpha_beta() -> None:
+    measured = h200_curves()
+    model = CollectiveModel(measured)
+
+    def at(name: str, ranks: int, nbytes: int) -> tuple[float, str]:
+        ns, how = model.predict(CollectiveOp(name=name, ranks=ranks, bytes=nbytes, dtype="bf16"))
+        assert ns is not None
+        return ns, how
+
+    for name in ("all_reduce", "all_gather", "reduce_scatter", "broadcast"):
+        big4, _ = at(name, 4, 1 << 30)
+        big8, how = at(name, 8, 1 << 30)
+        assert how == "scaled"
+        # bandwidth-bound: the 4-GPU bus bandwidth, with the 8-GPU ring's share of the buffer
+        share4, _ = ring_share_steps(name, 4)
+        share8, _ = ring_share_steps(name, 8)
+        assert big8 == pytest.approx(big4 * share8 / share4, rel=0.02), name
+        # latency-bound: on the line through the measured 2-, 3- and 4-GPU latencies
+        lat = {r: at(name, r, 4096)[0] for r in (2, 3, 4, 8)}
+        steps = {r: ring_share_steps(name, r)[1] for r in lat}
+        slope = (lat[4] - lat[2]) / (steps[4] - steps[2])
+        assert lat[8] == pytest.approx(lat[4] + slope * (steps[8] - steps[4]), rel=0.15), name
+        assert lat[8] > lat[4]
+    # one measured count: the latency grows in the roofline's base-plus-steps proportion
+    single = CollectiveModel([s for s in measured if s[1] == 2])
+    ns2 = single.predict(CollectiveOp(name="all_reduce", ranks=2, bytes=4096, dtype="bf16"))[0]
+    ns4 = single.predict(CollectiveOp(name="all_reduce", ranks=4, bytes=4096, dtype="bf16"))[0]
+    assert ns2 is not None and ns4 is not None and ns4 / ns2 == pytest.approx((5 + 6) / (5 + 2), rel=0.02)
+    # never measured: the roofline answers
+    assert model.predict(CollectiveOp(name="send", ranks=2, bytes=4096, dtype="bf16")) == (None, "none")
+    assert CollectiveModel([]).predict(CollectiveOp(name="all_reduce", ranks=8, bytes=4096, dtype="bf16")) == (None, "none")
+
+
+def test_collective_curves_apply_only_to_gpus_with_the_same_nvlink() -> None:
+    h100, h200 = load("h100"), load("h200")
+    assert h100.nvlink_bandwidth_bytes_per_s == h200.nvlink_bandwidth_bytes_per_s
+    assert load_collectives(h100) == load_collectives(h200)
+    op = CollectiveOp(name="all_reduce", ranks=4, bytes=1 << 24, dtype="bf16")
+    assert create("profiled", h100).duration_ns(op) == create("profiled", h200).duration_ns(op)
+    assert "same NVLink as h200" in create("profiled", h100).description  # type: ignore[attr-defined]
+    # a GPU the file names, but whose catalog NVLink differs, keeps the analytical model
+    other = h100.model_copy(update={"nvlink_bandwidth_bytes_per_s": 300e9})
+    assert load_collectives(other) is None
+    assert load_collectives(load("h100-pcie")) is None and load_collectives(load("b200")) is None
+    predictor = ProfiledPredictor(other, quiet=True)
+    assert predictor.duration_ns(op) == create("roofline", other).duration_ns(op)
+    assert "roofline for collectives" in predictor.description
+    # GPUs without a profile: the roofline for everything, collectives included
+    for key in ("b200", "a100"):
+        assert create("default", load(key)).duration_ns(op) == create("roofline", load(key)).duration_ns(op)
+
+
+# ---- host costs -------------------------------------------------------------------------------------
+
+def test_host_costs_come_from_the_profile_where_there_is_one() -> None:
+    for key in ("h100", "h200"):
+        hardware = load(key)
+        profile = load_profile(key)
+        assert profile is not None
+        want = {item: round(profile["host"][field]) for item, field in HOST_COSTS.items()}
+        predictor = create("profiled", hardware)
+        costs = host_costs(predictor)
+        assert {"launch_latency_ns": costs.launch_latency_ns, "sync_latency_ns": costs.sync_latency_ns} == want
+        assert f"profile {key}" in costs.source
+        text = native_config(predictor, 2)
+        assert f"launch_latency_ns {want['launch_latency_ns']}\n" in text
+        assert f"sync_latency_ns {want['sync_latency_ns']}\n" in text
+        assert f"# host costs: profile {key}" in text
+        # the analytical and fixed models keep the catalog's figures
+        for spec in ("roofline", "fixed:1ms"):
+            other = create(spec, hardware)
+            assert host_costs(other) == hardware.host_costs()
+            assert native_config(other, 2) == hardware.native_config(2)
+
+
+def test_host_costs_a_profile_lacks_stay_the_catalogs(tmp_path: Path) -> None:
+    hardware = load("h200")
+    profile = load_profile("h200")
+    assert profile is not None
+    only_sync = {**profile, "host": {"idle_stream_sync_ns": 1234.4, "launch_call_ns": 999}}
+    costs = ProfiledPredictor(hardware, only_sync, quiet=True).host_costs
+    assert costs == HostCosts(hardware.launch_latency_ns, 1234, costs.source if costs else "")
+    assert ProfiledPredictor(hardware, {**profile, "host": {}}, quiet=True).host_costs is None
+    # the service's hello says what the hardware file says
+    predictor = create("profiled", hardware)
+    server = PredictorServer(predictor, tmp_path / "unused.sock")
+    hello = json.loads(server.answer(b'{"op":"hello"}\n'))
+    assert hello == {"hardware": "h200", "launch_latency_ns": host_costs(predictor).launch_latency_ns,
+                     "sync_latency_ns": host_costs(predictor).sync_latency_ns}
+
+
+def test_the_launcher_writes_the_predictors_host_costs() -> None:
+    from interpose.launcher import VirtualGPUConfig, VirtualGPUs
+
+    with VirtualGPUs(VirtualGPUConfig(gpu="h200", predictor="default", timekeeper=False)) as v:
+        text = v.hardware_file.read_text()
+    assert f"launch_latency_ns {host_costs(create('profiled', load('h200'))).launch_latency_ns}\n" in text
+    with VirtualGPUs(VirtualGPUConfig(gpu="h200", predictor="roofline", timekeeper=False)) as v:
+        assert v.hardware_file.read_text() == load("h200").native_config(1)
 
 
 def test_a_repeated_lookup_costs_under_a_microsecond() -> None:

@@ -209,3 +209,30 @@ def kernel_item_key(it: dict[str, Any]) -> str:
 def kernel_key(name: str, grid: Any, block: Any) -> str:
     """Held-out key of a kernel table entry."""
     return f"kernel|{name}|{tuple(grid)}|{tuple(block)}"
+
+
+# ---- NCCL collectives (several GPUs; predictors.profile.collectives) ------------------------------
+
+# what torch.distributed calls; send/recv (point to point) stay with the analytical model
+COLLECTIVE_NAMES = ["all_reduce", "all_gather", "reduce_scatter", "broadcast", "reduce", "all_to_all"]
+COLLECTIVE_BYTES = [4096 * 4 ** i for i in range(10)]  # 4 KiB .. 1 GiB, x4 steps
+
+
+def collective_sizes(ranks: int, sizes: list[int] | None = None) -> list[int]:
+    """The sizes measured on ``ranks`` GPUs: each a whole number of bf16 elements per rank."""
+    step = 2 * ranks
+    return [b - b % step for b in (COLLECTIVE_BYTES if sizes is None else sizes)]
+
+
+def collective_buffers(name: str, nbytes: int, ranks: int) -> tuple[int, int]:
+    """(input, output) bytes on one rank for a collective of ``nbytes`` as CollectiveOp counts them
+    (the largest buffer of the call on one rank)."""
+    if name == "all_gather":
+        return nbytes // ranks, nbytes
+    if name == "reduce_scatter":
+        return nbytes, nbytes // ranks
+    return nbytes, nbytes
+
+
+def collective_key(name: str, ranks: int, nbytes: int) -> str:
+    return f"coll|{name}|{ranks}|{nbytes}"

@@ -34,7 +34,8 @@ from predictors.profile.llama import COMPOSITIONS, Forward, build_model, serve
 
 FORMAT = 1
 # forward passes first (the end-to-end check), serving runs last (they size a KV cache from free memory)
-SECTIONS = ["host", "copy", "forward-small", "forward-8b", "gemm", "attention", "kernels", "serve-small", "serve-8b"]
+SECTIONS = ["host", "copy", "forward-small", "forward-8b", "gemm", "attention", "kernels", "serve-small", "serve-8b",
+            "collectives"]
 
 
 def log(msg: str) -> None:
@@ -653,6 +654,18 @@ def serve_section(run: Run, model_name: str, requests: int = 16, prompt: int = 1
     run.file.save()
 
 
+def collectives_section(run: Run, out: Path) -> None:
+    """NCCL collectives on 2, 4 and 8 of this host's GPUs (as many as there are), one process per
+    GPU: written to ``out/collectives.json`` (see predictors.profile.collectives)."""
+    from predictors.profile import collectives
+
+    ranks = [n for n in (2, 4, 8) if n <= run.torch.cuda.device_count()]
+    if not ranks:
+        log("collectives: one GPU here; skipped")
+        return
+    collectives.sweep(out, ranks, budget_s=run.left() - 5, quick=run.quick)
+
+
 def meta(timer: str) -> dict[str, Any]:
     import torch
 
@@ -732,6 +745,8 @@ def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: 
             serve_section(run, section.removeprefix("serve-"))
         elif section.startswith("forward-"):
             forward_section(run, section.removeprefix("forward-"))
+        elif section == "collectives":
+            collectives_section(run, out)
         else:
             raise SystemExit(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
     run.file.data["runs"][-1]["seconds"] = round(time.monotonic() - t0, 1)
