@@ -180,7 +180,9 @@ def test_nccl_ranks_meet_on_the_shared_clock(nccl_programs, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     c = r.checks()
     assert c["done"] == "1" and c["child_ok"] == "1"
-    assert 5.9 <= float(c["skew_rank0_ms"]) < 7.0         # waited for rank 1, then 1 ms
+    # waited for rank 1 (its 5 ms of queued work, less however much its own host time is behind rank
+    # 0's: each process's clock follows its own CPU), then 1 ms
+    assert 4.5 <= float(c["skew_rank0_ms"]) < 7.0
     assert float(c["skew_rank1_ms"]) == pytest.approx(1.0, abs=0.05)
     for rank in (0, 1):
         assert 1.95 <= float(c[f"p2p_rank{rank}_ms"]) < 4.0   # fused pair (1 ms) + one-way (1 ms)

@@ -17,7 +17,7 @@ NO_TARGET = 2**63 - 1
 PROC_FREE, PROC_LIVE, PROC_EXITED = 0, 1, 2
 # rvtk_thread.in_wait: APP waits count as blocked only while the kernel has the thread asleep;
 # VIRTUAL waits count as blocked whatever its kernel state (only the clock can end them)
-RUNNING, WAIT_APP, WAIT_VIRTUAL = 0, 1, 2
+RUNNING, WAIT_APP, WAIT_VIRTUAL, BUSY = 0, 1, 2, 3
 
 
 class Proc(ctypes.Structure):

@@ -20,7 +20,8 @@ side's collective table); processes already running keep their mappings.
   ``offset_ns`` so that they start at G) and leave by re-anchoring under ``lock`` and setting EXITED
   with their exit code.
 - A waiting thread claims a thread slot (CAS on ``tid``), sets ``target`` (RVTK_NO_TARGET: no
-  deadline) and ``what``, sets ``in_wait`` (1 APP: ends for real or at the deadline; 2 VIRTUAL: only
+  deadline) and ``what``, sets ``in_wait`` (3 BUSY: a real-time call outside the run, counts as
+  running; 1 APP: ends for real or at the deadline; 2 VIRTUAL: only
   the clock ends it), bumps ``notify`` and futex-wakes it, then sleeps on ``generation``.
 - The service wakes on ``notify`` (or every 5 ms; 100 ms while everyone is blocked with no
   deadline) and checks:
@@ -53,7 +54,7 @@ too). One JSON object per request, one per reply:
     {"op": "stop"}   -> {"ok": true}   (ends the run: it fails with reason "stopped over the control endpoint")
     anything else    -> {"error": "..."}
 
-``state`` is "live" or "exited"; ``in_wait`` is "running", "app" or "virtual"; ``target`` is null for
+``state`` is "live" or "exited"; ``in_wait`` is "running", "app", "virtual" or "busy"; ``target`` is null for
 a wait without deadline (and for a thread not waiting).
 """
 from __future__ import annotations
@@ -70,7 +71,7 @@ STOP_REASON = "stopped over the control endpoint"
 
 class ThreadStatus(BaseModel):
     tid: int
-    in_wait: Literal["running", "app", "virtual"]
+    in_wait: Literal["running", "app", "virtual", "busy"]
     target: int | None
     what: str
 

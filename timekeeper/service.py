@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Literal, NamedTuple
 
 from . import procfs
-from .page import (MAGIC, NO_TARGET, PROC_EXITED, PROC_FREE, PROC_LIVE, RUNNING, VERSION, WAIT_APP,
+from .page import (BUSY, MAGIC, NO_TARGET, PROC_EXITED, PROC_FREE, PROC_LIVE, RUNNING, VERSION, WAIT_APP,
                    WAIT_VIRTUAL, Page, cpu_clock_id)
 from .procfs import KernelState
 from .protocol import STOP_REASON, ControlServer, ParticipantStatus, Status, ThreadStatus
@@ -35,8 +35,8 @@ _VIRTUAL = KernelState("virtual", 0, 0)   # scan entry of a thread in a VIRTUAL 
 # exit codes a participant sets on another it stops with one of these signals (native kill()): an
 # orderly end (a pool shutting its workers down), not a failure
 STOPPED_CODES = {128 + s for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)}
-_WAIT_NAMES: dict[int, Literal["running", "app", "virtual"]] = {RUNNING: "running", WAIT_APP: "app",
-                                                                 WAIT_VIRTUAL: "virtual"}
+_WAIT_NAMES: dict[int, Literal["running", "app", "virtual", "busy"]] = {
+    RUNNING: "running", WAIT_APP: "app", WAIT_VIRTUAL: "virtual", BUSY: "busy"}
 
 
 class _Proc(NamedTuple):
@@ -312,6 +312,8 @@ class Timekeeper:
             # the thread that ran last time most likely still runs: one read decides
             pid, tid = self._hot
             w = waits.get(tid)
+            if w and w.in_wait == BUSY:
+                return None
             k = procfs.thread_state(pid, tid)
             if k is not None and k.state != "S" and not (w and w.in_wait == WAIT_VIRTUAL):
                 return None
@@ -323,6 +325,9 @@ class Timekeeper:
                 if w and w.in_wait == WAIT_VIRTUAL:
                     seen[tid] = _VIRTUAL
                     continue
+                if w and w.in_wait == BUSY:   # waiting for real on something outside the run
+                    self._hot = (p.pid, tid)
+                    return None
                 k = procfs.thread_state(p.pid, tid)
                 if k is None or k.state in "ZX":   # exited meanwhile
                     continue

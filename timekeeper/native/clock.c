@@ -459,6 +459,22 @@ void rvtk_wait_virtual(int64_t target, const char *what) {
     settle(target);
 }
 
+void rvtk_busy_begin(const char *what) {
+    if (!g_page) return;
+    rvtk_thread *t = thread_slot();
+    t->target = RVTK_NO_TARGET;
+    snprintf(t->what, sizeof t->what, "%s", what);
+    __atomic_store_n(&t->in_wait, RVTK_BUSY, __ATOMIC_RELEASE);
+}
+
+void rvtk_busy_end(void) {
+    if (!g_page || t_slot < 0) return;
+    __atomic_store_n(&g_page->threads[t_slot].in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    struct rusage ru;   /* waiting for the service is no wake-up by another participant */
+    getrusage(RUSAGE_THREAD, &ru);
+    t_nvcsw = ru.ru_nvcsw;
+}
+
 void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what) {
     rvtk_thread *t = thread_slot();
     begin_wait(t, RVTK_NO_TARGET, what, RVTK_WAIT_VIRTUAL);

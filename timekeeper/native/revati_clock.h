@@ -20,6 +20,8 @@
  *   RVTK_WAIT_VIRTUAL (2): a wait only the clock ends (sleeps, host syncs on GPU work). The thread
  *       sleeps on the `generation` futex; it is blocked whatever its kernel state (it may wake to
  *       re-check G).
+ *   RVTK_BUSY (3): a real-time call outside the run that costs no virtual time (asking the
+ *       predictor service for a duration): the thread counts as running whatever its kernel state.
  *   RVTK_WAIT_APP (1): a timed wait on the application's own primitive (condition variable,
  *       semaphore, poll/select/epoll) that another thread or process may end for real. The thread
  *       waits on that primitive with short real timeouts, re-checking G in between; it counts as
@@ -58,7 +60,7 @@
 #define RVTK_NO_TARGET INT64_MAX
 
 enum { RVTK_PROC_FREE = 0, RVTK_PROC_LIVE = 1, RVTK_PROC_EXITED = 2 };
-enum { RVTK_RUNNING = 0, RVTK_WAIT_APP = 1, RVTK_WAIT_VIRTUAL = 2 };
+enum { RVTK_RUNNING = 0, RVTK_WAIT_APP = 1, RVTK_WAIT_VIRTUAL = 2, RVTK_BUSY = 3 };
 
 typedef struct rvtk_proc {
     int32_t pid;

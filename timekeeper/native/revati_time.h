@@ -15,6 +15,10 @@ int64_t rvtk_now(void);                       /* virtual time G, ns */
 int64_t rvtk_real_ns(clockid_t clock);        /* the real clock, past our own interposition */
 int64_t rvtk_clock_offset(clockid_t clock, bool *virtual_clock);   /* clock value = G + offset */
 
+/* Around a real-time call outside the run (the predictor service): the thread counts as running. */
+void rvtk_busy_begin(const char *what);
+void rvtk_busy_end(void);
+
 /* Blocks until G >= target: for waits only the clock ends (sleeps, host syncs on GPU work). */
 void rvtk_wait_virtual(int64_t target, const char *what);
 
