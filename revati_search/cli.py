@@ -138,5 +138,55 @@ def profile(
         typer.echo(f"installed {path}")
 
 
+@app.command()
+def emulate(
+    run_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The run file (YAML).")],
+    out: Annotated[Path, typer.Option(help="Folder for summary.json, requests.csv, trace.json.")] = Path("runs/emulate"),
+    real: Annotated[bool, typer.Option("--real", help="Run the very same run on this machine's real GPU (no interposer).")] = False,
+    trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Write the virtual timeline (trace.json).")] = True,
+    predictor: Annotated[str, typer.Option(help="Duration model (as for run).")] = "default",
+    cpu_scale: Annotated[Optional[float], typer.Option(min=1e-6, help="Virtual ns per ns of CPU time here.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(min=1, help="Wall-clock limit in seconds (a hung engine fails the run).")] = None,
+    compare: Annotated[Optional[Path], typer.Option(exists=True, help="A --real run's folder (or summary.json) of the same run file: writes OUT/compare.json.")] = None,
+) -> None:
+    """Run one serving run (engine, model, GPU, workload) on virtual GPUs, or with --real on a real GPU;
+    writes vllm-bench-style metrics to OUT/summary.json."""
+    from revati_search import emulate as em
+    from revati_search import spec as sp
+
+    try:
+        spec = sp.load(run_file)
+    except sp.SpecError as e:
+        typer.echo(f"revati-search: bad run file {run_file}:\n{e}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        s = em.run(spec, out, em.Options(real=real, trace=trace, predictor=predictor, cpu_scale=cpu_scale, timeout_s=timeout))
+    except em.RunError as e:
+        typer.echo(f"revati-search: the run failed: {e}", err=True)
+        raise typer.Exit(e.code) from None
+    except ValueError as e:   # a workload file that cannot be read
+        typer.echo(f"revati-search: {e}", err=True)
+        raise typer.Exit(2) from None
+    mode = "real GPU" if real else f"virtual {spec.hardware.gpu} x{spec.hardware.count}"
+    typer.echo(f"{s['completed']}/{s['requests']} requests on {mode}: duration {s['duration']:.3f} s, "
+               f"median TTFT {s['median_ttft_ms']:.2f} ms, median TPOT {s['median_tpot_ms']:.2f} ms, "
+               f"{s['output_throughput']:.1f} output tokens/s")
+    if not real:
+        typer.echo(f"emulation wall time {s['emulation_wall_s']:.1f} s (the replay alone {s['serving_wall_s']:.1f} s) "
+                   f"for {s['duration']:.3f} s of serving ({s['emulation_wall_per_virtual_s']:.1f} wall s per virtual s)")
+    if compare is not None:
+        import json
+
+        c = em.compare(s, em.read_summary(compare))
+        (out / "compare.json").write_text(json.dumps(c, indent=1))
+        for k, row in c["metrics"].items():
+            err = f"{100 * row['error']:+.1f}%" if row["error"] is not None else "n/a"
+            typer.echo(f"  {k:22s} emulated {row['emulated']:12.3f}  real {row['real']:12.3f}  {err}")
+        if "emulation_wall_s" in c:
+            typer.echo(f"emulation wall time {c['emulation_wall_s']:.1f} s beside the real duration {c['real_duration_s']:.3f} s "
+                       f"({c['emulation_wall_per_real_s']:.1f}x)")
+    typer.echo(f"results: {out}/summary.json")
+
+
 if __name__ == "__main__":
     app()

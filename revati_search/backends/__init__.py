@@ -1,0 +1,1 @@
+"""Serving engines a run can drive (the run file's `backend:`)."""

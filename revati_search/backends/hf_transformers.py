@@ -1,0 +1,237 @@
+"""The hf-transformers backend: transformers' continuous batching engine (ContinuousBatchingManager),
+unmodified, on whatever GPU the process sees (virtual under the interposer, real without it).
+
+The model is built from its config.json on the GPU with random weights; the engine is configured
+with the run's `serving:` options (ContinuousBatchingConfig fields), warmed up and started; the load
+generator then hands each request to the engine at its arrival time (time.sleep/perf_counter, which
+the timekeeper makes virtual) with its exact output length (EOS disabled), and every generated
+token's time is recorded by the engine itself (record_timestamps, perf_counter).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from ..spec import RunSpec
+from ..workloads import Request, prompt_ids
+
+# On virtual time the result waits have no timeout: a timed wait is a deadline the timekeeper may jump
+# the clock to whenever it sees every thread blocked -- including a thread of the engine that is
+# only waiting in the kernel for the predictor service's reply (interpose/native/core/predict.c
+# ask() is not announced to the timekeeper), which would stretch that engine step to the deadline.
+# A dead or hung engine is then caught by the timekeeper's hang detection (all blocked, no deadline).
+VIRTUAL_TIME = bool(os.environ.get("REVATI_TIMEKEEPER"))
+POLL_S = None if VIRTUAL_TIME else 1.0
+WARMUP_SWEEP = os.environ.get("REVATI_WARMUP_SWEEP", "1") == "1"
+IDLE_LIMIT_S = float(os.environ.get("REVATI_ENGINE_IDLE_LIMIT_S", "1800"))   # (virtual) s without a completion
+
+
+class EngineError(RuntimeError):
+    """The engine failed or hung; the message is the engine's own where it gave one."""
+
+
+def model_config(spec: RunSpec) -> Any:
+    from transformers import AutoConfig
+    return AutoConfig.from_pretrained(str(spec.model))
+
+
+def max_model_len(cfg: Any) -> int | None:
+    text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+    return getattr(text, "max_position_embeddings", None)
+
+
+def build_model(spec: RunSpec) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cfg = model_config(spec)
+    cfg._attn_implementation = spec.serving.attn_implementation
+    torch.manual_seed(spec.seed)
+    with torch.device("cuda"):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=getattr(torch, spec.dtype))
+    return model.eval()
+
+
+def versions() -> dict[str, Any]:
+    import torch
+    import transformers
+
+    v: dict[str, Any] = {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "cuda": torch.version.cuda}
+    try:
+        v["gpu"] = torch.cuda.get_device_name(0)
+        v["gpu_count"] = torch.cuda.device_count()
+    except Exception as e:  # noqa: BLE001
+        v["gpu"] = f"unavailable: {e}"
+    return v
+
+
+def run(spec: RunSpec, requests: list[Request], log=print) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Serves the requests; returns one row per request (times in s from the trace's start) and
+    facts about the run (versions, warm-up times, the engine's resolved configuration)."""
+    import torch
+    from transformers import GenerationConfig
+    from transformers.generation.configuration_utils import ContinuousBatchingConfig
+
+    info: dict[str, Any] = {"versions": versions()}
+    t = time.perf_counter()
+    model = build_model(spec)
+    cfg = model.config.get_text_config()
+    vocab = cfg.vocab_size
+    info["model_build_s"] = time.perf_counter() - t
+
+    # per-request lengths come with each request; EOS is disabled so each runs to exactly its length
+    gen = GenerationConfig(max_new_tokens=max((r.output_len for r in requests), default=1), do_sample=False,
+                           eos_token_id=-1, pad_token_id=0)
+    cb = ContinuousBatchingConfig(**spec.serving.engine_options())
+    shared = spec.workload.synthetic.shared_prefix if spec.workload.synthetic else 0
+    prompts = [prompt_ids(r, i, spec.workload.block_size, vocab, spec.seed, shared) for i, r in enumerate(requests)]
+
+    with torch.no_grad():
+        manager = model.init_continuous_batching(generation_config=gen, continuous_batching_config=cb)
+        t = time.perf_counter()
+        manager.warmup()
+        manager.start()
+        try:
+            # one short request first, so lazy initialisation (handles, allocator pools) is not in the trace
+            _serve_one(manager, list(range(1, 17)), 2)
+            info["warmup_sweep"] = _sweep(manager, vocab) if WARMUP_SWEEP else 0   # both modes: same engine state
+            info["warmup_s"] = time.perf_counter() - t
+            resolved = manager.continuous_batching_config
+            info["engine_config"] = {k: repr(v) for k, v in vars(resolved).items()} if resolved else {}
+            w = _wall()
+            rows, info["t0_perf_counter"] = _drive(manager, requests, prompts, log)
+            info["serving_wall_s"] = _wall() - w     # the trace's replay alone, in wall time
+            offset = _interposer_clock_offset()
+            if offset is not None:   # the trace's start on the interposer's timeline (its trace ts, in s)
+                info["t0_timeline_s"] = info["t0_perf_counter"] - offset
+        finally:
+            manager.stop(block=True, timeout=60)
+            manager.destroy()
+    return rows, info
+
+
+def _sweep(manager: Any, vocab: int) -> int:
+    """Prompts of every padded length up to max_batch_tokens, one at a time: the engine runs (nearly)
+    every GEMM/attention shape it will meet, so the interposer asks the predictor service about them
+    before the trace starts. Each first-seen shape is a blocking round trip to the service that the
+    timekeeper does not know about (interpose/native/core/predict.c ask()): seen as blocked, the
+    engine thread lets the clock jump to the load generator's next arrival, stretching that step."""
+    cfg = manager.continuous_batching_config
+    top = int(getattr(cfg, "max_batch_tokens", 0) or 0)
+    step = max(int(getattr(cfg, "q_padding_interval_size", 0) or 64), top // 128, 1)
+    n = 0
+    for length in range(step, top + 1, step):
+        _serve_one(manager, [1 + (7 * j + length) % (vocab - 1) for j in range(length)], 2)
+        n += 1
+    return n
+
+
+def _wall() -> float:
+    """Wall-clock seconds (CLOCK_MONOTONIC as the kernel has it), also under the timekeeper."""
+    import ctypes
+
+    real = getattr(ctypes.CDLL(None), "rvtk_real_ns", None) if VIRTUAL_TIME else None
+    if real is None:
+        return time.perf_counter()
+    real.restype = ctypes.c_int64
+    real.argtypes = [ctypes.c_int]
+    return real(time.CLOCK_MONOTONIC) / 1e9
+
+
+def _interposer_clock_offset() -> float | None:
+    """perf_counter minus the interposer's timeline clock (rvtk_now, what its trace ts count), when
+    running on virtual GPUs."""
+    import ctypes
+
+    now = getattr(ctypes.CDLL(None), "rvtk_now", None) if VIRTUAL_TIME else None
+    if now is None:
+        return None
+    now.restype = ctypes.c_int64
+    a = time.perf_counter()
+    n = now()
+    b = time.perf_counter()
+    return (a + b) / 2 - n / 1e9
+
+
+def _fatal(manager: Any) -> str | None:
+    status = getattr(manager, "background_thread_status", None)
+    err = getattr(status, "fatal_error", None)
+    return None if err is None else f"{type(err).__name__}: {err}"
+
+
+def _serve_one(manager: Any, ids: list[int], n: int) -> None:
+    rid = manager.add_request(ids, request_id="warmup", max_new_tokens=n)
+    while True:
+        res = manager.get_result(request_id=rid, timeout=POLL_S)
+        if res is not None and res.is_finished():
+            if res.error:
+                raise EngineError(f"warm-up request failed in the engine: {res.error}")
+            return
+        if not manager.is_running():
+            raise EngineError(f"the engine stopped during warm-up: {_fatal(manager) or 'no error given'}")
+
+
+def _drive(manager: Any, requests: list[Request], prompts: list[list[int]], log) -> tuple[list[dict[str, Any]], float]:
+    n = len(requests)
+    sent: dict[str, float] = {}
+    results: dict[str, Any] = {}
+    failure: list[str] = []
+    t0 = time.perf_counter()
+
+    def collect() -> None:
+        last = time.perf_counter()
+        while len(results) < n:
+            res = manager.get_result(timeout=POLL_S)
+            now = time.perf_counter()
+            if res is None:
+                if not manager.is_running():
+                    failure.append(f"the engine stopped with {n - len(results)} requests unfinished: "
+                                   f"{_fatal(manager) or 'no error given'}")
+                    return
+                if now - last > IDLE_LIMIT_S:
+                    failure.append(f"the engine hung: no request finished in {IDLE_LIMIT_S:.0f} s "
+                                   f"({n - len(results)} unfinished)")
+                    return
+                continue
+            if res.is_finished():
+                results[res.request_id] = res
+                last = now
+
+    collector = threading.Thread(target=collect, name="revati-collector", daemon=True)
+    collector.start()
+    for r, ids in zip(requests, prompts):
+        delay = t0 + r.arrival_s - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        if failure:
+            break
+        sent[r.request_id] = time.perf_counter() - t0
+        rid = manager.add_request(ids, request_id=r.request_id, max_new_tokens=r.output_len, record_timestamps=True)
+        if rid is None:
+            failure.append(f"the engine refused request {r.request_id} (not accepting requests: "
+                           f"{_fatal(manager) or 'stopped'})")
+            break
+    collector.join()
+
+    rows = []
+    for r in requests:
+        res = results.get(r.request_id)
+        row: dict[str, Any] = {"request_id": r.request_id, "arrival_s": r.arrival_s, "sent_s": sent.get(r.request_id, ""),
+                               "input_tokens": r.input_len}
+        if res is None:
+            row.update(status="lost", output_tokens=0, error="no result")
+        else:
+            times = [x - t0 for x in (res.timestamps or [])]
+            row.update(status="ok" if res.error is None else "failed", error=res.error or "",
+                       output_tokens=len(res.generated_tokens), token_times_s=times,
+                       first_token_s=times[0] if times else "", last_token_s=times[-1] if times else "")
+            if res.error is None and len(res.generated_tokens) != r.output_len:
+                row.update(status="failed", error=f"generated {len(res.generated_tokens)} tokens, expected {r.output_len}")
+        rows.append(row)
+    errors = [row["error"] for row in rows if row["status"] != "ok"]
+    if failure or errors:
+        raise EngineError("; ".join(failure) or f"{len(errors)} requests failed: {errors[0]}", rows)  # type: ignore[call-arg]
+    return rows, t0

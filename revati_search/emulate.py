@@ -1,0 +1,217 @@
+"""One serving run: `revati-search emulate RUN.yaml --out DIR [--real]`.
+
+The parent resolves the run file, writes the workload (DIR/workload.jsonl) and the resolved spec
+(DIR/run.json), starts the harness (`python -m revati_search.harness`) on virtual GPUs (under
+VirtualGPUs: interposer + predictor service + timekeeper) or, with real=True, plainly on the real
+GPU, then computes the metrics from DIR/requests.csv into DIR/summary.json and merges the
+interposer's per-process traces into DIR/trace.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from . import metrics, spec as spec_mod, workloads
+
+RUN_FAILED = 125
+
+
+class RunError(RuntimeError):
+    """The run failed; the message says why (the engine's own error where there is one)."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Options:
+    real: bool = False
+    trace: bool = True
+    predictor: str = "default"
+    cpu_scale: Optional[float] = None
+    timeout_s: Optional[float] = None   # wall-clock limit for the harness
+
+
+def _max_model_len(model_dir: Path) -> Optional[int]:
+    cfg = json.loads((model_dir / "config.json").read_text())
+    cfg = cfg.get("text_config", cfg)
+    return cfg.get("max_position_embeddings")
+
+
+def prepare(spec: spec_mod.RunSpec, out: Path) -> list[workloads.Request]:
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("requests.csv", "summary.json", "error.txt", "harness.json", "trace.json"):
+        (out / stale).unlink(missing_ok=True)
+    for old in (out / "traces").glob("*-*.json"):   # a previous run's per-process traces
+        old.unlink()
+    reqs = workloads.load(spec.workload, _max_model_len(spec.model))
+    if not reqs:
+        raise RunError("the workload has no requests (check workload.start_s/end_s/max_requests)", 2)
+    workloads.write_jsonl(reqs, out / "workload.jsonl")
+    (out / "run.json").write_text(spec_mod.dump(spec))
+    return reqs
+
+
+def _spawn(cmd: list[str], env: dict[str, str], timeout_s: Optional[float]) -> tuple[int, bool]:
+    """Runs cmd in its own process group, killed at the end (what it leaves) or at the timeout."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    timed_out = threading.Event()
+
+    def kill(sig: int = signal.SIGKILL) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout_s, lambda: (timed_out.set(), kill())) if timeout_s else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    forward = {s: signal.signal(s, lambda n, _f: kill(n)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = proc.wait()
+    finally:
+        for s, h in forward.items():
+            signal.signal(s, h)
+        if timer:
+            timer.cancel()
+        kill()
+    return code, timed_out.is_set()
+
+
+def _price(gpu: str) -> float:
+    try:
+        from predictors import load
+        return float(load(gpu).price_per_gpu_hour_usd)
+    except Exception:  # noqa: BLE001  (no catalog entry: no cost figure)
+        return 0.0
+
+
+def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[str, Any]:
+    out = Path(out).resolve()
+    reqs = prepare(spec, out)
+    cmd = [sys.executable, "-m", "revati_search.harness", str(out / "run.json"), str(out)]
+    trace_dir = out / "traces"
+    reason = None
+    t = time.perf_counter()
+    if opts.real:
+        env = dict(os.environ)
+        for k in [k for k in env if k.startswith("REVATI_")] + ["LD_PRELOAD"]:
+            env.pop(k, None)
+        code, timed_out = _spawn(cmd, env, opts.timeout_s)
+    else:
+        from interpose.launcher import VirtualGPUConfig, VirtualGPUs
+
+        cfg = VirtualGPUConfig(gpu=spec.hardware.gpu, gpus=spec.hardware.count, predictor=opts.predictor,
+                               trace_dir=trace_dir if opts.trace else None, cpu_scale=opts.cpu_scale)
+        with VirtualGPUs(cfg) as v:
+            code, timed_out = _spawn(cmd, v.env(), opts.timeout_s)
+            reason = v.timekeeper.failure if v.timekeeper else None
+    wall = time.perf_counter() - t
+    if code != 0 or timed_out or reason:
+        err = out / "error.txt"
+        why = err.read_text().strip().split("\n\n")[0] if err.exists() else ""
+        if timed_out:
+            why = f"the run exceeded its wall-clock limit of {opts.timeout_s:.0f} s (engine hung?)" + (f"; {why}" if why else "")
+        if reason:
+            why = f"the timekeeper failed the run: {reason}" + (f"; {why}" if why else "")
+        raise RunError(why or f"the harness exited with status {code}", code if code > 0 else RUN_FAILED)
+
+    harness = json.loads((out / "harness.json").read_text())
+    rows = metrics.read_requests(out / "requests.csv")
+    slo = spec.slo.model_dump() if spec.slo else None
+    summary: dict[str, Any] = metrics.summarize(rows, slo)
+    summary["mode"] = "real" if opts.real else "emulated"
+    summary["hardware"] = spec.hardware.model_dump()
+    summary["versions"] = harness.get("versions", {})
+    summary["wall_time_s"] = wall                      # the whole harness process, model build included
+    summary["model_build_s"] = harness.get("model_build_s")
+    summary["warmup_s"] = harness.get("warmup_s")      # virtual when emulated
+    if not opts.real:
+        summary["emulation_wall_s"] = wall
+        summary["serving_wall_s"] = harness.get("serving_wall_s")   # the replay alone (no start-up, build, warm-up)
+        if summary["serving_wall_s"] is not None and summary["duration"]:
+            summary["serving_wall_per_virtual_s"] = summary["serving_wall_s"] / summary["duration"]
+        summary["emulation_wall_per_virtual_s"] = wall / summary["duration"] if summary["duration"] else None
+        summary["predictor"] = opts.predictor
+    summary["requests"] = len(reqs)
+    price = _price(spec.hardware.gpu) * spec.hardware.count
+    if price and summary["total_output_tokens"]:
+        # what the deployment costs per million output tokens at this run's throughput
+        summary["price_per_hour_usd"] = price
+        summary["cost_per_million_output_tokens_usd"] = price / 3600 * summary["duration"] / summary["total_output_tokens"] * 1e6
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if opts.trace and not opts.real:
+        merge_traces(trace_dir, out / "trace.json", rows, harness.get("t0_timeline_s"))
+    return summary
+
+
+def merge_traces(trace_dir: Path, dest: Path, rows: Optional[list[dict[str, Any]]] = None,
+                 t0: Optional[float] = None) -> int:
+    """One Perfetto/Chrome trace of the run: every process's GPU streams (the interposer's
+    trace-<pid>.json), plus one track per request (queued -> first token -> last token) in the
+    virtual time (t0: the trace's start on the interposer's timeline, in s)."""
+    from interpose.trace import load_trace
+
+    events: list[dict[str, Any]] = []
+    for path in sorted(Path(trace_dir).glob("trace-*.json")):
+        try:
+            events.extend(load_trace(path))
+        except (OSError, ValueError):
+            continue
+    if rows and t0 is not None:
+        pid = 0
+        events.append({"ph": "M", "pid": pid, "name": "process_name", "args": {"name": "requests"}})
+        for i, r in enumerate(rows):
+            if r.get("status") != "ok":
+                continue
+            us = lambda s: (t0 + s) * 1e6  # noqa: E731
+            events.append({"ph": "X", "pid": pid, "tid": i, "name": f"{r['request_id']} queued+prefill",
+                           "ts": us(r["sent_s"]), "dur": (r["first_token_s"] - r["sent_s"]) * 1e6,
+                           "args": {"input_tokens": r["input_tokens"]}})
+            events.append({"ph": "X", "pid": pid, "tid": i, "name": f"{r['request_id']} decode",
+                           "ts": us(r["first_token_s"]), "dur": (r["last_token_s"] - r["first_token_s"]) * 1e6,
+                           "args": {"output_tokens": r["output_tokens"]}})
+    dest.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
+    return len(events)
+
+
+COMPARED = ("duration", "request_throughput", "output_throughput", "mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms",
+            "mean_tpot_ms", "median_tpot_ms", "p99_tpot_ms", "mean_itl_ms", "median_itl_ms", "p99_itl_ms",
+            "mean_e2el_ms", "median_e2el_ms", "p99_e2el_ms")
+
+
+def compare(emulated: dict[str, Any], real: dict[str, Any]) -> dict[str, Any]:
+    """The emulation against the same run on a real GPU: each metric's relative error, and the
+    emulation's wall time beside the real serving duration."""
+    rows = {}
+    for k in COMPARED:
+        e, r = emulated.get(k), real.get(k)
+        if e is None or r is None:
+            continue
+        rows[k] = {"emulated": e, "real": r, "error": (e - r) / r if r else None}
+    out: dict[str, Any] = {"metrics": rows}
+    wall = emulated.get("emulation_wall_s")
+    if wall is not None and real.get("duration"):
+        out["emulation_wall_s"] = wall
+        out["real_duration_s"] = real["duration"]
+        out["emulation_wall_per_real_s"] = wall / real["duration"]
+        if emulated.get("serving_wall_s") is not None:
+            out["serving_wall_s"] = emulated["serving_wall_s"]
+            out["serving_wall_per_real_s"] = emulated["serving_wall_s"] / real["duration"]
+    out["versions"] = {"emulated": emulated.get("versions"), "real": real.get("versions")}
+    return out
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    return json.loads((path / "summary.json" if path.is_dir() else path).read_text())
