@@ -35,7 +35,6 @@ WAITS = {
 out = {}
 for name, fn in WAITS.items():
     before = (time.time(), time.monotonic(), time.perf_counter())
-    real0 = time.thread_time()   # CPU clocks stay real
     fn()
     after = (time.time(), time.monotonic(), time.perf_counter())
     out[name] = [b - a for a, b in zip(before, after)]
