@@ -1,0 +1,34 @@
+#!/bin/bash
+# The validation set on a real GPU (run on the device machine, repo root): every run file under
+# studies/runs/validation/, cheapest first, each bounded, continuing past failures. Writes
+# $OUT/real.tar.gz (one folder per run: summary.json, requests.csv, harness.json, run.json, error.txt, log)
+# and $OUT/real_summaries.json.  Usage: OUT=... BUDGET_S=500 bash benchmarks/validation_real.sh
+export PYTHONUNBUFFERED=1
+OUT=${OUT:?}; BUDGET_S=${BUDGET_S:-500}
+R=$OUT/real; mkdir -p $R
+start=$(date +%s)
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > $R/nvidia-smi.csv 2>&1
+python3 -c "import torch, transformers, pydantic; print(torch.__version__, torch.version.cuda, transformers.__version__, pydantic.__version__)" | tee $R/versions.txt
+runs="1b-poisson-8rps 1b-shared-prefix 1b-burst-64-graph 1b-poisson-32rps-graph 8b-poisson-4rps 8b-burst-64 8b-mooncake-sample 8b-poisson-8rps-graph"
+for name in $runs; do
+  left=$(( BUDGET_S - ($(date +%s) - start) ))
+  case $name in 1b-*) cap=60;; *) cap=100;; esac
+  t=$(( left < cap ? left : cap ))
+  if [ $t -lt 20 ]; then echo "SKIP $name (only ${left}s left)"; echo "skipped: budget" > $R/$name.skipped; continue; fi
+  echo "=== $name (timeout ${t}s) $(date -u +%T)"
+  python3 -m revati_search.cli emulate studies/runs/validation/$name.yaml --out $R/$name --real --no-trace --timeout $t > $R/$name.log 2>&1
+  echo "rc=$?" >> $R/$name.log; tail -4 $R/$name.log
+  rm -f $R/$name/workload.jsonl
+done
+python3 - <<PY
+import json, glob, os
+out = {}
+for d in sorted(glob.glob("$R/*/")):
+    n = os.path.basename(d.rstrip("/")); p = os.path.join(d, "summary.json"); e = os.path.join(d, "error.txt")
+    out[n] = json.load(open(p)) if os.path.exists(p) else {"error": open(e).read()[:2000] if os.path.exists(e) else "no summary"}
+json.dump(out, open("$OUT/real_summaries.json", "w"), indent=1)
+for n, s in out.items():
+    print(n, {k: s.get(k) for k in ("completed", "duration", "output_throughput", "median_ttft_ms", "median_tpot_ms", "median_e2el_ms", "error")})
+PY
+tar -C $OUT -czf $OUT/real.tar.gz real && rm -rf $R
+ls -la $OUT

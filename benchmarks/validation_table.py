@@ -1,0 +1,48 @@
+"""Real vs emulated, per validation scenario: `python benchmarks/validation_table.py [REAL_DIR EMU_DIR]`.
+
+Reads REAL_DIR/<scenario>/summary.json (from `revati-search emulate RUN --real`, see
+benchmarks/validation_real.sh) and EMU_DIR/<scenario>/summary.json (the same run file emulated on a
+virtual H100), prints each metric's real and emulated value and the relative error
+(emulated/real - 1), and the median |error| over the scenarios that have both. Only pairs that exist.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent / "validation"
+METRICS = ("output_throughput", "median_ttft_ms", "median_tpot_ms", "median_e2el_ms")
+
+
+def load(d: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(d.glob("*/summary.json"))}
+
+
+def main(argv: list[str]) -> int:
+    real_dir = Path(argv[0]) if argv else HERE / "real-h100-2026-11-21"
+    emu_dir = Path(argv[1]) if len(argv) > 1 else HERE / "emulated-2026-11-21"
+    real, emu = load(real_dir), load(emu_dir)
+    pairs = [n for n in real if n in emu]
+    print(f"real: {real_dir}  ({len(real)} scenarios)\nemulated: {emu_dir}  ({len(emu)} scenarios)\n"
+          f"pairs: {len(pairs)}; missing emulation: {', '.join(n for n in real if n not in emu) or '-'}\n")
+    errs: dict[str, list[float]] = {m: [] for m in METRICS}
+    print(f"{'scenario':24s} {'metric':18s} {'real':>10s} {'emulated':>10s} {'error':>8s}")
+    for n in pairs:
+        for m in METRICS:
+            r, e = real[n].get(m), emu[n].get(m)
+            if r is None or e is None or not r:
+                continue
+            err = e / r - 1
+            errs[m].append(err)
+            print(f"{n:24s} {m:18s} {r:10.2f} {e:10.2f} {err:+8.1%}")
+    print("\nmedian |error| over scenarios:")
+    for m in METRICS:
+        v = errs[m]
+        print(f"  {m:18s} " + (f"{statistics.median(abs(x) for x in v):7.1%}  (n={len(v)})" if v else "   -"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
