@@ -85,6 +85,17 @@ static int dev_of(nvmlDevice_t d) {
     int dev = dev_of(handle);                                \
     if (dev < 0) return NVML_ERROR_INVALID_ARGUMENT
 
+/* A query whose answer is the same for every device (after checking the handle and the pointer). */
+#define DEVICE_VALUE(name, type, value)                                   \
+    RV_EXPORT nvmlReturn_t name(nvmlDevice_t device, type *out) {         \
+        API();                                                            \
+        DEVICE(device, dev);                                              \
+        (void)dev;                                                        \
+        if (!out) return NVML_ERROR_INVALID_ARGUMENT;                     \
+        *out = (value);                                                   \
+        return NVML_SUCCESS;                                              \
+    }
+
 static nvmlDevice_t handle_of(int dev) {
     g_devs[dev].magic = DEV_MAGIC;
     g_devs[dev].index = dev;
@@ -454,14 +465,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetBoardId(nvmlDevice_t device, unsigned int *b
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetMultiGpuBoard(nvmlDevice_t device, unsigned int *multiGpuBool) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!multiGpuBool) return NVML_ERROR_INVALID_ARGUMENT;
-    *multiGpuBool = 0;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetMultiGpuBoard, unsigned int, 0)
 
 RV_EXPORT nvmlReturn_t nvmlDeviceOnSameBoard(nvmlDevice_t d1, nvmlDevice_t d2, int *onSameBoard) {
     API();
@@ -497,14 +501,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, un
     return put_str(serial, length, s);
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetBrand(nvmlDevice_t device, nvmlBrandType_t *type) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!type) return NVML_ERROR_INVALID_ARGUMENT;
-    *type = NVML_BRAND_NVIDIA;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetBrand, nvmlBrandType_t, NVML_BRAND_NVIDIA)
 
 RV_EXPORT nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, nvmlDeviceArchitecture_t *arch) {
     API();
@@ -608,14 +605,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfoExt(nvmlDevice_t device, nvmlPciInfoE
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetBusType(nvmlDevice_t device, nvmlBusType_t *type) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!type) return NVML_ERROR_INVALID_ARGUMENT;
-    *type = NVML_BUS_TYPE_PCIE;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetBusType, nvmlBusType_t, NVML_BUS_TYPE_PCIE)
 
 #define PCIE_UINT_QUERY(fn, value)                                      \
     RV_EXPORT nvmlReturn_t fn(nvmlDevice_t device, unsigned int *out) { \
@@ -684,14 +674,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetMemoryBusWidth(nvmlDevice_t device, unsigned int *busWidth) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!busWidth) return NVML_ERROR_INVALID_ARGUMENT;
-    *busWidth = (unsigned)attr_or(ATTR_GLOBAL_MEMORY_BUS_WIDTH, 5120);
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetMemoryBusWidth, unsigned int, (unsigned)attr_or(ATTR_GLOBAL_MEMORY_BUS_WIDTH, 5120))
 
 /* No process list: processes of an emulation run own only virtual contexts (torch's
  * list_gpu_processes then prints "no processes are running"). */
@@ -754,14 +737,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t device, nvm
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetNumaNodeId(nvmlDevice_t device, unsigned int *node) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!node) return NVML_ERROR_INVALID_ARGUMENT;
-    *node = 0;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetNumaNodeId, unsigned int, 0)
 
 /* The CPUs this process may run on: whatever the host is, binding to them is always possible. */
 static nvmlReturn_t cpu_affinity(unsigned int size, unsigned long *set) {
@@ -941,32 +917,11 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsig
     return NVML_SUCCESS;
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMigDevice) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!isMigDevice) return NVML_ERROR_INVALID_ARGUMENT;
-    *isMigDevice = 0;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceIsMigDeviceHandle, unsigned int, 0)
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeMode_t *mode) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!mode) return NVML_ERROR_INVALID_ARGUMENT;
-    *mode = NVML_COMPUTEMODE_DEFAULT;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetComputeMode, nvmlComputeMode_t, NVML_COMPUTEMODE_DEFAULT)
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetVirtualizationMode(nvmlDevice_t device, nvmlGpuVirtualizationMode_t *mode) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!mode) return NVML_ERROR_INVALID_ARGUMENT;
-    *mode = NVML_GPU_VIRTUALIZATION_MODE_NONE;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetVirtualizationMode, nvmlGpuVirtualizationMode_t, NVML_GPU_VIRTUALIZATION_MODE_NONE)
 
 static nvmlReturn_t nvmlDeviceGetPerformanceState_impl(nvmlDevice_t device, nvmlPstates_t *pState) {
     DEVICE(device, dev);
@@ -1185,15 +1140,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, unsi
 
 #define EVENTSET_MAGIC 0x6e764553U
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long *eventTypes) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!eventTypes) return NVML_ERROR_INVALID_ARGUMENT;
-    *eventTypes = nvmlEventTypeSingleBitEccError | nvmlEventTypeDoubleBitEccError | nvmlEventTypePState |
-                  nvmlEventTypeXidCriticalError | nvmlEventTypeClock | nvmlEventTypeMigConfigChange;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetSupportedEventTypes, unsigned long long, nvmlEventTypeSingleBitEccError | nvmlEventTypeDoubleBitEccError | nvmlEventTypePState | nvmlEventTypeXidCriticalError | nvmlEventTypeClock | nvmlEventTypeMigConfigChange)
 
 RV_EXPORT nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
     API();
@@ -1261,11 +1208,4 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned in
     return nvmlDeviceGetFanSpeed_impl(device, speed);
 }
 
-RV_EXPORT nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *numFans) {
-    API();
-    DEVICE(device, dev);
-    (void)dev;
-    if (!numFans) return NVML_ERROR_INVALID_ARGUMENT;
-    *numFans = 0;
-    return NVML_SUCCESS;
-}
+DEVICE_VALUE(nvmlDeviceGetNumFans, unsigned int, 0)
