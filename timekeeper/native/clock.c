@@ -269,7 +269,10 @@ static void leave(int code) {
 static void on_exit_handler(int code, void *arg) { (void)arg; leave(code); }
 
 /* os._exit and friends skip exit handlers; a process that vanishes while LIVE counts as crashed. */
+void rv_trace_at_exit(void);   /* the interposer core's trace: _exit skips atexit handlers */
+
 __attribute__((visibility("default"))) void _exit(int code) {
+    rv_trace_at_exit();
     leave(code);
     syscall(SYS_exit_group, code);
     __builtin_unreachable();

@@ -85,6 +85,7 @@ bool rv_trace_on(void);
 void rv_trace_op(const rv_op *op, rv_stream *lane_stream, uint64_t lane, rv_ns start, rv_ns dur);
 void rv_trace_host(const char *what, rv_ns start, rv_ns dur);
 void rv_trace_close(void);
+void rv_trace_at_exit(void);   /* flush the trace, write the API counts */
 void rv_counters_dump(const char *dir);
 
 #endif

@@ -12,7 +12,8 @@ static FILE *g_f;
 static pid_t g_pid;
 static int g_state;   /* 0 unknown, 1 on, -1 off */
 
-static void at_exit(void) {
+/* Also called by _exit(), which skips atexit handlers (os._exit, forked workers). */
+void rv_trace_at_exit(void) {
     const char *dir = getenv("REVATI_TRACE_DIR");   /* not rv_cfg(): a process may never touch CUDA */
     if (!dir || !*dir) return;
     pthread_mutex_lock(&rv_tl_lock);
@@ -125,4 +126,4 @@ void rv_trace_close(void) {
     g_state = -1;
 }
 
-__attribute__((constructor)) static void trace_init(void) { atexit(at_exit); }
+__attribute__((constructor)) static void trace_init(void) { atexit(rv_trace_at_exit); }
