@@ -77,3 +77,43 @@ def revati_run(args: list[str], cmd: list[str], timeout: float = 600, env: dict[
                        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
                        env={**os.environ, **(env or {})})
     return Run(p.returncode, p.stdout, p.stderr)
+
+
+# ------------------------------------------------------------------------------------------- PostgreSQL
+# A real PostgreSQL server for the storage tests: REVATI_TEST_POSTGRES_URL when set (a server CI
+# provides; tests create their own databases on it), else one started by pgserver (pip-installed
+# binaries, no root needed) in a temporary folder, stopped and deleted at the end of the session.
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory):
+    """The server's admin URL (postgresql+psycopg://..., database `postgres`), for SQLAlchemy and Optuna."""
+    from revati_search.store import storage_url
+
+    given = os.environ.get("REVATI_TEST_POSTGRES_URL")
+    if given:
+        yield storage_url(given)
+        return
+    try:
+        import pgserver
+    except ImportError:
+        pytest.fail("PostgreSQL tests need pgserver (pip install -e '.[test]') or REVATI_TEST_POSTGRES_URL")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="delete")
+    try:
+        yield storage_url(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the test server, as a URL both SQLAlchemy and Optuna open."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return sa.make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
