@@ -1,0 +1,33 @@
+"""A fast stand-in for the emulated run, for unit tests of the optimizer's plumbing only (Ray
+tasks, storage, failures, resume): it returns a made-up summary computed from the knobs, or fails
+the way a real run fails when its knobs ask it to."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from revati_search.trials import TrialJob, TrialOutcome
+
+
+def evaluate(job: TrialJob) -> TrialOutcome:
+    serving = job.run_spec["serving"]
+    mbt = int(serving.get("max_batch_tokens", 512))
+    behaviour = serving.get("scheduler_type", "fifo")
+    marker = Path(job.out_dir) / "attempts"
+    Path(job.out_dir).mkdir(parents=True, exist_ok=True)
+    attempts = int(marker.read_text()) + 1 if marker.exists() else 1
+    marker.write_text(str(attempts))
+    delay = float(os.environ.get("STANDIN_DELAY_S", "0.2"))
+    if behaviour == "prefill_first" and os.environ.get("STANDIN_MODE") == "crash":
+        return TrialOutcome(False, reason="RuntimeError: CUDA error: an illegal memory access was encountered")
+    if behaviour == "prefill_first" and os.environ.get("STANDIN_MODE") == "die" and attempts == 1:
+        os.kill(os.getpid(), signal.SIGKILL)   # the Ray worker dies: Ray retries the task
+    time.sleep(delay)
+    thr = 1000.0 * (1 - abs(mbt - 1500) / 5000)
+    ttft = 50.0 + mbt / 20
+    summary = {"duration": 10.0, "completed": 16, "output_throughput": thr, "p99_ttft_ms": ttft,
+               "median_tpot_ms": 20.0 + mbt / 400, "price_per_hour_usd": 3.0, "total_output_tokens": int(thr * 10),
+               "total_input_tokens": 5000, "cost_per_million_output_tokens_usd": 3.0 / 3600 * 10 / (thr * 10) * 1e6}
+    return TrialOutcome(True, summary=summary, wall_s=delay)
