@@ -139,6 +139,41 @@ def profile(
 
 
 @app.command()
+def validate(
+    emulated: Annotated[Path, typer.Argument(exists=True, help="An emulated run's folder (or its summary.json), from `revati-search emulate`.")],
+    real: Annotated[Path, typer.Argument(exists=True, help="The same run file's --real run folder (or its summary.json).")],
+    out: Annotated[Optional[Path], typer.Option(help="Where to store the errors (JSON); default EMULATED/validation.json.")] = None,
+) -> None:
+    """Compare an emulated run with the same run on a real GPU: each metric's relative error
+    (emulated/real - 1), stored to a file."""
+    import json
+
+    from revati_search import emulate as em
+
+    try:
+        emu_summary, real_summary = em.read_summary(emulated), em.read_summary(real)
+    except (OSError, ValueError) as e:
+        typer.echo(f"revati-search: cannot read a summary: {e}", err=True)
+        raise typer.Exit(2) from None
+    for path, summary, want in ((emulated, emu_summary, "emulated"), (real, real_summary, "real")):
+        mode = summary.get("mode")
+        if mode is not None and mode != want:
+            typer.echo(f"revati-search: {path} holds a {mode} run, expected a {want} one", err=True)
+            raise typer.Exit(2)
+    c = em.compare(emu_summary, real_summary)
+    c["emulated"], c["real"] = str(emulated.resolve()), str(real.resolve())
+    dest = out or (emulated if emulated.is_dir() else emulated.parent) / "validation.json"
+    dest.write_text(json.dumps(c, indent=1))
+    for k, row in c["metrics"].items():
+        err = f"{100 * row['error']:+.1f}%" if row["error"] is not None else "n/a"
+        typer.echo(f"  {k:22s} emulated {row['emulated']:12.3f}  real {row['real']:12.3f}  {err}")
+    if "emulation_wall_s" in c:
+        typer.echo(f"emulation wall time {c['emulation_wall_s']:.1f} s beside the real duration {c['real_duration_s']:.3f} s "
+                   f"({c['emulation_wall_per_real_s']:.1f}x)")
+    typer.echo(f"stored: {dest}")
+
+
+@app.command()
 def emulate(
     run_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The run file (YAML).")],
     out: Annotated[Path, typer.Option(help="Folder for summary.json, requests.csv, trace.json.")] = Path("runs/emulate"),
