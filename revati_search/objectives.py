@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from .metrics import SERIES, STATS
 

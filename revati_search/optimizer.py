@@ -14,9 +14,11 @@ Guarantees:
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -92,9 +94,22 @@ def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
     return list(trial.user_attrs.get("constraints", [1.0]))
 
 
+def _quiet_optuna() -> None:
+    # our progress view reports trials; heartbeats are recorded by hand (ask/tell has no thread for it)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+
 def open_study(spec: StudySpec, url: str, sampler: Optional[optuna.samplers.BaseSampler] = None) -> optuna.Study:
-    storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                         engine_kwargs=_engine_kwargs(url))
+    import sqlalchemy.exc
+
+    _quiet_optuna()
+    try:
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                             engine_kwargs=_engine_kwargs(url))
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as e:
+        raise OptimizeError(f"cannot open the storage {url}: {str(e).splitlines()[0]}") from None
     try:
         study = optuna.create_study(study_name=spec.name, storage=storage, directions=spec.directions(),
                                     sampler=sampler or make_sampler(spec), load_if_exists=True)
@@ -106,7 +121,6 @@ def open_study(spec: StudySpec, url: str, sampler: Optional[optuna.samplers.Base
     if "objectives" in attrs and attrs["objectives"] != mine["objectives"]:
         raise OptimizeError(f"study {spec.name!r} in {url} already exists with objectives {attrs['objectives']}; "
                             "give the study another name to optimize other objectives")
-    import json
     study.set_user_attr("revati_spec", json.loads(dump(spec)))
     study.set_user_attr("objectives", mine["objectives"])
     study.set_user_attr("constraints", mine["constraints"])
@@ -145,7 +159,6 @@ def _requeue_stale(study: optuna.Study) -> int:
 
 
 def _key(params: dict[str, Any]) -> str:
-    import json
     return json.dumps(params, sort_keys=True, default=str)
 
 
@@ -161,6 +174,7 @@ class Optimizer:
                  on_event: Optional[Callable[[TrialEvent], None]] = None, ray_init: bool = True):
         self.spec = spec
         self.out = Path(out) if out is not None else default_out(spec)
+        self.out.mkdir(parents=True, exist_ok=True)
         self.url = storage_for(spec, self.out)
         self.evaluate = evaluate
         self.on_event = on_event or (lambda e: None)
@@ -197,7 +211,6 @@ class Optimizer:
     def run(self) -> Summary:
         import ray
 
-        self.out.mkdir(parents=True, exist_ok=True)
         study = open_study(self.spec, self.url)
         store = Store(self.url)
         _requeue_stale(study)
@@ -224,7 +237,7 @@ class Optimizer:
                         for r in group:
                             study._storage.record_heartbeat(r.trial._trial_id)
                     last_beat = now
-                self._kill_overdue(study, running, by_hash)
+                self._kill_overdue(running)
         except KeyboardInterrupt:
             interrupted = True
             self._cancel_all(study, running)
@@ -234,8 +247,6 @@ class Optimizer:
 
     def _start(self, study: optuna.Study, store: Store, remote: Any, running: dict[Any, list[_Running]],
                by_hash: dict[str, Any]) -> None:
-        import json
-
         trial = study.ask()
         params = search_space.suggest(self.spec, trial)
         try:
@@ -330,7 +341,7 @@ class Optimizer:
         study.tell(trial, state=TrialState.FAIL)
         self.on_event(TrialEvent(trial.number, "failed", params, reason=reason, wall_s=wall_s))
 
-    def _kill_overdue(self, study: optuna.Study, running: dict[Any, list[_Running]], by_hash: dict[str, Any]) -> None:
+    def _kill_overdue(self, running: dict[Any, list[_Running]]) -> None:
         """A trial whose Ray task outlives the run's own limit (a stuck worker) is cancelled."""
         import ray
 
@@ -379,3 +390,41 @@ def _execute(evaluate: Evaluate, job: TrialJob) -> TrialOutcome:
     except Exception as e:  # noqa: BLE001
         import traceback
         return TrialOutcome(False, reason=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+
+
+def load_other(ref: str) -> optuna.Study:
+    """Another study by its study file, or as STORAGE_URL#NAME."""
+    from .study import StudyError, load
+
+    if "#" in ref:
+        url, name = ref.rsplit("#", 1)
+        try:
+            return optuna.load_study(study_name=name, storage=storage_url(url))
+        except KeyError as e:
+            raise OptimizeError(f"no study {name!r} in {url}") from e
+    path = Path(ref)
+    if not path.is_file():
+        raise OptimizeError(f"{ref}: not a study file nor STORAGE_URL#NAME")
+    try:
+        other = load(path)
+    except StudyError as e:
+        raise OptimizeError(str(e)) from None
+    url = storage_for(other, default_out(other))
+    try:
+        return optuna.load_study(study_name=other.name, storage=url)
+    except KeyError as e:
+        raise OptimizeError(f"study {other.name!r} has no results in {url} yet") from e
+
+
+def warm_start(study: optuna.Study, ref: str) -> int:
+    """Queues the Pareto configurations of another study (a previous night's, another engine
+    version's) as this study's next trials, each once."""
+    other = load_other(ref)
+    known = {_key(t.params) for t in study.get_trials(deepcopy=False)}
+    n = 0
+    for t in other.best_trials if any(t.state == TrialState.COMPLETE for t in other.get_trials(deepcopy=False)) else []:
+        if _key(t.params) not in known:
+            study.enqueue_trial(t.params, user_attrs={"warm_start_from": f"{other.study_name}#{t.number}"})
+            known.add(_key(t.params))
+            n += 1
+    return n

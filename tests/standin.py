@@ -31,3 +31,28 @@ def evaluate(job: TrialJob) -> TrialOutcome:
                "median_tpot_ms": 20.0 + mbt / 400, "price_per_hour_usd": 3.0, "total_output_tokens": int(thr * 10),
                "total_input_tokens": 5000, "cost_per_million_output_tokens_usd": 3.0 / 3600 * 10 / (thr * 10) * 1e6}
     return TrialOutcome(True, summary=summary, wall_s=delay)
+
+
+def main(argv: list[str]) -> int:
+    """python tests/standin.py STUDY.yaml OUT [STORAGE_URL]: the optimizer with this stand-in."""
+    import sys
+    from dataclasses import asdict
+
+    import ray.cloudpickle
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import tests.standin as me
+    from revati_search import optimizer, study
+
+    ray.cloudpickle.register_pickle_by_value(me)   # Ray workers don't have tests/ on their path
+    spec = study.load(Path(argv[0]))
+    if len(argv) > 2:
+        spec = spec.model_copy(update={"storage": argv[2]})
+    result = optimizer.Optimizer(spec, Path(argv[1]), evaluate=me.evaluate).run()
+    print(asdict(result))
+    return 130 if result.interrupted else 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))
