@@ -223,5 +223,178 @@ def emulate(
     typer.echo(f"results: {out}/summary.json")
 
 
+# ------------------------------------------------------------------------------------------ results
+# report / best / dashboard / compare: STUDY is a study file (YAML: its storage and name), a storage
+# URL or SQLite file (--study NAME when it holds several studies), or STORAGE_URL#NAME.
+
+_StudyArg = Annotated[str, typer.Argument(help="The study: its study file (YAML), a storage URL or SQLite file, or STORAGE_URL#NAME.")]
+_StudyName = Annotated[Optional[str], typer.Option("--study", help="The study's name, when the storage holds several.")]
+_Storage = Annotated[Optional[str], typer.Option(help="Storage URL or SQLite file (instead of the study file's).")]
+
+
+def _load_study(ref: str, name: Optional[str], storage: Optional[str]):  # noqa: ANN202
+    from revati_search import analysis
+
+    try:
+        return analysis.open_study(ref, study_name=name, storage=storage)
+    except analysis.StudyRefError as e:
+        typer.echo(f"revati-search: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _values_text(values: dict) -> str:
+    return ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
+
+
+@app.command()
+def report(
+    study_ref: _StudyArg,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for report.html, pareto.csv, trials.csv and the PNG figures (default: runs/<study name>/report).")] = None,
+    study: _StudyName = None,
+    storage: _Storage = None,
+) -> None:
+    """Write a study's report: the Pareto front (pareto.csv), every trial (trials.csv), a self-contained
+    report.html (Pareto scatter, optimization history, parameter importance, trial table) and PNG figures."""
+    from revati_search import analysis
+    from revati_search import report as rp
+
+    s = _load_study(study_ref, study, storage)
+    out = out or Path("runs") / s.study_name / "report"
+    paths = rp.write(s, out)
+    c = analysis.counts(s)
+    rec = analysis.recommend(s)
+    front = len(analysis.front_trials(s))
+    typer.echo(f"study {s.study_name}: {c['total']} trials ({c['complete']} complete: {c['feasible']} feasible, "
+               f"{c['infeasible']} infeasible; {c['fail']} failed; {c['running']} running)")
+    typer.echo(f"Pareto front: {front} trial(s); " + (f"recommended: trial {rec.trial_number} ({_values_text(rec.values)})"
+                                                       if rec else "no recommendation (no complete, feasible trial)"))
+    typer.echo(f"wrote {paths['report.html']} (+ " + ", ".join(p.name for k, p in paths.items() if k != "report.html") + ")")
+
+
+@app.command()
+def best(
+    study_ref: _StudyArg,
+    study: _StudyName = None,
+    storage: _Storage = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (recommendation and launch arguments).")] = False,
+    run_file: Annotated[Optional[Path], typer.Option(help="Also write the configuration as a run file (YAML) for `revati-search emulate`.")] = None,
+) -> None:
+    """Print the recommended configuration (single objective: the best feasible trial; several: the
+    compromise point of the Pareto front), its metrics, and the engine's ready-to-run launch arguments."""
+    import json
+
+    from revati_search import analysis
+    from revati_search.launch import launch_args
+
+    s = _load_study(study_ref, study, storage)
+    rec = analysis.recommend(s)
+    if rec is None:
+        c = analysis.counts(s)
+        worst = analysis.least_infeasible(s)
+        msg = (f"study {s.study_name}: no trial is both complete and feasible ({c['complete']} complete, "
+               f"{c['infeasible']} infeasible, {c['fail']} failed)"
+               + (f"; the closest to the constraints is trial {worst.number}" if worst is not None else ""))
+        if as_json:
+            typer.echo(json.dumps({"study": s.study_name, "recommendation": None, "message": msg}, indent=1))
+        else:
+            typer.echo(f"revati-search: {msg}", err=True)
+        raise typer.Exit(1)
+    launch = launch_args(rec.run_spec)
+    if run_file is not None:
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(launch["run_file"])
+    if as_json:
+        typer.echo(json.dumps({"study": s.study_name, "recommendation": rec.to_dict(), "launch": launch}, indent=1, default=str))
+        return
+    typer.echo(f"study {s.study_name}: trial {rec.trial_number} (of {rec.front_size} on the Pareto front; {rec.rule})")
+    typer.echo("configuration:")
+    for k, v in rec.params.items():
+        typer.echo(f"  {k} = {v!r}")
+    typer.echo("objectives: " + _values_text(rec.values))
+    shown = ("output_throughput", "output_throughput_per_gpu", "request_throughput", "median_ttft_ms", "p99_ttft_ms",
+             "median_tpot_ms", "p99_tpot_ms", "p99_e2el_ms", "request_goodput", "cost_per_million_output_tokens_usd")
+    m = {k: rec.metrics[k] for k in shown if isinstance(rec.metrics.get(k), (int, float))}
+    if m:
+        typer.echo("metrics: " + _values_text(m))
+    if rec.alternatives:
+        typer.echo(f"other Pareto trials: {', '.join(map(str, rec.alternatives))}  (revati-search report for all)")
+    if launch.get("python"):
+        typer.echo(f"\n# {launch['engine']}: Python\n{launch['python']}")
+    if launch.get("serve"):
+        typer.echo(f"# transformers serve\n{launch['serve']}")
+    if launch.get("serve_note"):
+        typer.echo(f"# note: {launch['serve_note']}")
+    typer.echo("\n# run file (revati-search emulate RUN.yaml)" + (f": written to {run_file}" if run_file else ""))
+    typer.echo(launch["run_file"], nl=False)
+
+
+@app.command()
+def dashboard(
+    study_ref: _StudyArg,
+    study: _StudyName = None,
+    storage: _Storage = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+) -> None:
+    """Open optuna-dashboard on the study's storage (every trial's metrics are its user attributes)."""
+    from optuna_dashboard import run_server
+
+    from revati_search import analysis
+
+    s = _load_study(study_ref, study, storage)
+    url = analysis.resolve(study_ref, study_name=s.study_name, storage=storage)[0]
+    typer.echo(f"optuna-dashboard on {url}: http://{host}:{port}/dashboard/studies/{s._study_id}  (Ctrl-C stops it)", err=True)  # noqa: SLF001
+    try:
+        run_server(url, host=host, port=port)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def compare(
+    old: Annotated[str, typer.Argument(help="The earlier study (study file, storage URL or SQLite file, or STORAGE_URL#NAME).")],
+    new: Annotated[str, typer.Argument(help="The later study, same forms.")],
+    old_study: Annotated[Optional[str], typer.Option(help="OLD's study name, when its storage holds several.")] = None,
+    new_study: Annotated[Optional[str], typer.Option(help="NEW's study name, when its storage holds several.")] = None,
+    tolerance: Annotated[float, typer.Option(min=0.0, help="Relative worsening allowed before it is a regression (0.05: 5%).")] = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as one JSON object.")] = False,
+) -> None:
+    """Compare two studies' Pareto fronts (a nightly run against the previous one): each objective's
+    best value, the hypervolume, configurations that entered or left the front. Exit status: 0 no
+    regression, 1 a regression beyond --tolerance, 2 bad input."""
+    import json
+
+    from revati_search import analysis
+
+    a = _load_study(old, old_study, None)
+    b = _load_study(new, new_study, None)
+    try:
+        c = analysis.compare_fronts(a, b, tolerance)
+    except ValueError as e:
+        typer.echo(f"revati-search: {e}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(c, indent=1, default=str))
+    else:
+        pct = lambda x: "n/a" if x is None else f"{100 * x:+.1f}%"  # noqa: E731
+        num = lambda x: "none" if x is None else f"{x:.6g}"  # noqa: E731
+        typer.echo(f"old: study {c['old']['study']} ({c['old']['trials']} trials, front {c['old']['front_size']})  "
+                   f"new: study {c['new']['study']} ({c['new']['trials']} trials, front {c['new']['front_size']})")
+        for o in c["objectives"]:
+            typer.echo(f"  {o['metric']} ({o['direction']}): best {num(o['old_best'])} -> {num(o['new_best'])} "
+                       f"({pct(o['change'])})" + ("  REGRESSED" if o["regressed"] else ""))
+        hv = c["hypervolume"]
+        if hv["old"] is not None:
+            typer.echo(f"  hypervolume (shared normalisation): {hv['old']:.4g} -> {hv['new']:.4g} ({pct(hv['change'])})")
+        f = c["front"]
+        typer.echo(f"  front: {len(f['entered'])} entered, {len(f['left'])} left, {len(f['kept'])} kept")
+        for sign, key in (("+", "entered"), ("-", "left")):
+            for e in f[key]:
+                typer.echo(f"    {sign} trial {e['trial']}: {e['params']}  {e['values']}")
+        typer.echo(("REGRESSION: " + "; ".join(c["reasons"])) if c["regression"]
+                   else f"no regression beyond {tolerance:.1%}")
+    raise typer.Exit(1 if c["regression"] else 0)
+
+
 if __name__ == "__main__":
     app()
