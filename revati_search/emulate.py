@@ -53,6 +53,8 @@ def prepare(spec: spec_mod.RunSpec, out: Path) -> list[workloads.Request]:
         (out / stale).unlink(missing_ok=True)
     for old in (out / "traces").glob("*-*.json"):   # a previous run's per-process traces
         old.unlink()
+    for old in out.glob("error-rank*.txt"):         # a previous tensor-parallel run's rank errors
+        old.unlink()
     reqs = workloads.load(spec.workload, _max_model_len(spec.model))
     if not reqs:
         raise RunError("the workload has no requests (check workload.start_s/end_s/max_requests)", 2)

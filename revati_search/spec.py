@@ -212,6 +212,8 @@ class RunSpec(_Strict):
         data.model = fix(data.model)  # type: ignore[assignment]
         if not (data.model / "config.json").is_file():
             raise SpecError(f"model: {data.model} has no config.json (a Hugging Face model folder is needed)")
+        if data.hardware.count > 1:
+            check_tensor_parallel(data.model, data.hardware.count)
         w = data.workload
         w.trace = fix(w.trace)
         if w.trace is not None and not w.trace.is_file():
@@ -222,6 +224,41 @@ class RunSpec(_Strict):
                 if isinstance(dist, FileLen):
                     dist.path = fix(dist.path)  # type: ignore[assignment]
         return data
+
+
+def check_tensor_parallel(model: Path, count: int) -> None:
+    """hardware.count > 1 is tensor parallelism over `count` GPUs (transformers' TP plan of the model):
+    the model type needs a TP plan, and what the plan shards -- attention heads, KV heads, and where
+    the plan names them the MLP's intermediate size and the vocabulary -- must split evenly."""
+    try:
+        cfg = json.loads((Path(model) / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise SpecError(f"model: cannot read {model}/config.json: {e}") from None
+    text = cfg.get("text_config", cfg)
+    plan: Optional[dict[str, str]] = None
+    try:
+        from transformers import AutoConfig
+        plan = dict(AutoConfig.from_pretrained(str(model)).get_text_config().base_model_tp_plan or {})
+    except Exception:  # noqa: BLE001  (no transformers here, or a model type it does not know: the engine says)
+        pass
+    if plan is not None and not plan:
+        raise SpecError(f"hardware.count: {count} GPUs need tensor parallelism, and transformers has no TP plan "
+                        f"for model type {text.get('model_type', cfg.get('model_type'))!r}; use count: 1")
+    heads = text.get("num_attention_heads")
+    dims = [("num_key_value_heads", text.get("num_key_value_heads", heads)), ("num_attention_heads", heads)]
+    if plan is None or any(".mlp." in k for k in plan):
+        dims.append(("intermediate_size", text.get("intermediate_size")))
+    if plan is None or any("embed_tokens" in k or "lm_head" in k for k in plan):
+        dims.append(("vocab_size", text.get("vocab_size")))
+    for name, value in dims:
+        if isinstance(value, int) and value % count:
+            raise SpecError(f"hardware.count: {count} does not divide {name} {value} of {Path(model).name} "
+                            f"(tensor parallelism splits it over the GPUs); counts that do: "
+                            f"{', '.join(str(n) for n in _tp_counts(dims))}")
+
+
+def _tp_counts(dims: list[tuple[str, Any]]) -> list[int]:
+    return [n for n in range(1, 17) if all(not isinstance(v, int) or v % n == 0 for _, v in dims)]
 
 
 def _describe(err: ValidationError) -> str:

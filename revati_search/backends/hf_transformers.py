@@ -6,9 +6,17 @@ with the run's `serving:` options (ContinuousBatchingConfig fields), warmed up a
 generator then hands each request to the engine at its arrival time (time.sleep/perf_counter, which
 the timekeeper makes virtual) with its exact output length (EOS disabled), and every generated
 token's time is recorded by the engine itself (record_timestamps, perf_counter).
+
+Tensor parallelism (`hardware.count` > 1): every rank (a process started by the harness with torchrun's
+environment) joins torch.distributed (NCCL, env:// rendezvous), builds the model with its TP plan
+(`DistributedConfig(tp_plan="auto")`: the model's `base_model_tp_plan`, random weights sharded over the
+GPUs) and runs the same engine; transformers' DistributedHelper makes rank 0 the TP driver, which owns
+the request queue and broadcasts each step's new requests to the other ranks over a gloo CPU group.
+Rank 0 runs `run` (the load generator, as with one GPU), the others `follow`.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -42,6 +50,31 @@ def max_model_len(cfg: Any) -> int | None:
     return getattr(text, "max_position_embeddings", None)
 
 
+def tp_size(spec: RunSpec) -> int:
+    return spec.hardware.count
+
+
+def init_distributed(spec: RunSpec) -> None:
+    """Joins the run's process group as torchrun's workers do (RANK, LOCAL_RANK, WORLD_SIZE,
+    MASTER_ADDR/PORT from the harness): NCCL on this rank's GPU. What transformers' own
+    `_ensure_torch_distributed` would do, with the rank's errors raised here."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world != tp_size(spec):
+        raise EngineError(f"hardware.count is {tp_size(spec)} but WORLD_SIZE is {world}: "
+                          "start tensor-parallel runs through revati_search.harness")
+    local = int(os.environ["LOCAL_RANK"])
+    torch.cuda.set_device(local)
+    dist.init_process_group("nccl", rank=int(os.environ["RANK"]), world_size=world,
+                            device_id=torch.device("cuda", local), timeout=datetime.timedelta(hours=2))
+
+
 def build_model(spec: RunSpec) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
@@ -49,9 +82,37 @@ def build_model(spec: RunSpec) -> Any:
     cfg = model_config(spec)
     cfg._attn_implementation = spec.serving.attn_implementation
     torch.manual_seed(spec.seed)
-    with torch.device("cuda"):
+    if tp_size(spec) == 1:
+        with torch.device("cuda"):
+            model = AutoModelForCausalLM.from_config(cfg, dtype=getattr(torch, spec.dtype))
+        return model.eval()
+    return _build_tp_model(spec, cfg).eval()
+
+
+def _build_tp_model(spec: RunSpec, cfg: Any) -> Any:
+    """The model sharded over the process group by its TP plan, with random weights: built on the
+    meta device, sharded by transformers (`maybe_distribute_model`: DTensor parameters, the TP forward
+    hooks), then each rank's shards materialised on its own GPU and initialised (`init_weights`, which
+    also computes the rotary buffers). What `from_pretrained(..., distributed_config=...)` does with a
+    checkpoint, without one: no GPU ever holds the whole model, and no `accelerate` is needed."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.distributed import DistributedConfig
+
+    init_distributed(spec)
+    if VIRTUAL_TIME:
+        # DTensor's RNG tracker compares the ranks' generator states read back from the GPU: bytes a
+        # virtual GPU never computes, so it would warn that they differ (on real GPUs they agree: the
+        # same torch.manual_seed on every rank)
+        logging.getLogger("torch.distributed.tensor._random").setLevel(logging.ERROR)
+    dist_cfg = DistributedConfig(tp_size=tp_size(spec), tp_plan="auto")
+    with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(cfg, dtype=getattr(torch, spec.dtype))
-    return model.eval()
+    dist_cfg, device, mesh = type(model).prepare_distribute_model(dist_cfg)
+    model = type(model).maybe_distribute_model(model, dist_cfg, mesh)
+    model.to_empty(device=device)
+    model.init_weights()
+    return model
 
 
 def versions() -> dict[str, Any]:
@@ -72,20 +133,17 @@ def run(spec: RunSpec, requests: list[Request], log=print) -> tuple[list[dict[st
     """Serves the requests; returns one row per request (times in s from the trace's start) and
     facts about the run (versions, warm-up times, the engine's resolved configuration)."""
     import torch
-    from transformers import GenerationConfig
-    from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
     info: dict[str, Any] = {"versions": versions()}
+    if tp_size(spec) > 1:
+        info["tensor_parallel_size"] = tp_size(spec)
+    # the engine's config first: with TP it sets NCCL_GRAPH_MIXING_SUPPORT=0 before NCCL starts
+    gen, cb = _engine_configs(spec, requests)
     t = time.perf_counter()
     model = build_model(spec)
     cfg = model.config.get_text_config()
     vocab = cfg.vocab_size
     info["model_build_s"] = time.perf_counter() - t
-
-    # per-request lengths come with each request; EOS is disabled so each runs to exactly its length
-    gen = GenerationConfig(max_new_tokens=max((r.output_len for r in requests), default=1), do_sample=False,
-                           eos_token_id=-1, pad_token_id=0)
-    cb = ContinuousBatchingConfig(**spec.serving.engine_options())
     shared = spec.workload.synthetic.shared_prefix if spec.workload.synthetic else 0
     prompts = [prompt_ids(r, i, spec.workload.block_size, vocab, spec.seed, shared) for i, r in enumerate(requests)]
 
@@ -110,7 +168,53 @@ def run(spec: RunSpec, requests: list[Request], log=print) -> tuple[list[dict[st
         finally:
             manager.stop(block=True, timeout=60)
             manager.destroy()
+    _leave_distributed()
     return rows, info
+
+
+def _engine_configs(spec: RunSpec, requests: list[Request]) -> tuple[Any, Any]:
+    from transformers import GenerationConfig
+    from transformers.generation.configuration_utils import ContinuousBatchingConfig
+
+    # per-request lengths come with each request; EOS is disabled so each runs to exactly its length
+    gen = GenerationConfig(max_new_tokens=max((r.output_len for r in requests), default=1), do_sample=False,
+                           eos_token_id=-1, pad_token_id=0)
+    return gen, ContinuousBatchingConfig(**spec.serving.engine_options())
+
+
+def follow(spec: RunSpec, requests: list[Request]) -> None:
+    """A tensor-parallel rank other than 0: the same model and engine as rank 0, warmed up the same
+    way; its generation loop runs every step rank 0's engine schedules (requests arrive through
+    transformers' TP broadcast) until rank 0 stops the group."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()   # rank 0 speaks for the run
+    gen, cb = _engine_configs(spec, requests)
+    model = build_model(spec)
+    with torch.no_grad():
+        manager = model.init_continuous_batching(generation_config=gen, continuous_batching_config=cb)
+        if manager.is_tp_driver:
+            raise EngineError("a follower rank became the TP driver (RANK 0 twice?)")
+        manager.warmup()
+        manager.start()
+        try:
+            manager.join(time.perf_counter(), timeout=None)   # until rank 0's stop reaches the group
+            err = _fatal(manager)
+            if err:
+                raise EngineError(f"the engine failed on this rank: {err}")
+        finally:
+            if manager.is_running():
+                manager.stop(block=True, timeout=60)
+            manager.destroy()
+    _leave_distributed()
+
+
+def _leave_distributed() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _sweep(manager: Any, vocab: int) -> int:
