@@ -306,7 +306,8 @@ def best(
     if as_json:
         typer.echo(json.dumps({"study": s.study_name, "recommendation": rec.to_dict(), "launch": launch}, indent=1, default=str))
         return
-    typer.echo(f"study {s.study_name}: trial {rec.trial_number} (of {rec.front_size} on the Pareto front; {rec.rule})")
+    typer.echo(f"study {s.study_name}: recommended trial {rec.trial_number} ({rec.rule}; "
+               f"Pareto front: {rec.front_size} trial{'s' if rec.front_size != 1 else ''})")
     typer.echo("configuration:")
     for k, v in rec.params.items():
         typer.echo(f"  {k} = {v!r}")

@@ -6,7 +6,7 @@ and the `transformers serve` command line where its options can say it: `transfo
 --continuous-batching, --attn-implementation (without the "paged|" prefix, which continuous batching
 adds), --dtype and five engine options (--cb-block-size, --cb-num-blocks, --cb-max-batch-tokens,
 --cb-max-memory-percent, --cb-use-cuda-graph/--no-cb-use-cuda-graph), on one GPU; other engine
-options are named as not expressible there.
+options (unless left at ContinuousBatchingConfig's default) are named as not expressible there.
 
 The model path is the study's: a folder with a Hugging Face config.json; for a real deployment put
 the checkpoint of the same architecture (its folder or hub id) in its place.
@@ -34,6 +34,18 @@ def _drop_none(v: Any) -> Any:
 def run_file(run_spec: dict[str, Any]) -> str:
     """The configuration as a run file (YAML) for `revati-search emulate` (paths as resolved: absolute)."""
     return yaml.safe_dump(_drop_none(run_spec), sort_keys=False, default_flow_style=None, width=120)
+
+
+def _engine_defaults() -> dict[str, Any]:
+    """ContinuousBatchingConfig's defaults (an option left at its default needs no flag); {} without transformers."""
+    try:
+        import dataclasses
+
+        from transformers.generation.configuration_utils import ContinuousBatchingConfig
+    except ImportError:
+        return {}
+    return {f.name: f.default for f in dataclasses.fields(ContinuousBatchingConfig)
+            if f.default is not dataclasses.MISSING}
 
 
 def _py(v: Any) -> str:
@@ -67,8 +79,11 @@ def hf_transformers(run_spec: dict[str, Any]) -> dict[str, Any]:
     serve: Optional[list[str]] = ["transformers", "serve", model, "--continuous-batching",
                                   "--attn-implementation", attn.removeprefix("paged|"), "--dtype", str(dtype)]
     not_expressible = []
+    defaults = _engine_defaults()
     for k, v in options.items():
         flag = SERVE_OPTIONS.get(k)
+        if flag is None and k in defaults and defaults[k] == v:
+            continue   # the engine's default: `transformers serve` gets it without a flag
         if flag is None or (k == "use_cuda_graph" and not isinstance(v, bool)):
             not_expressible.append(f"{k}={v!r}")
         elif k == "use_cuda_graph":

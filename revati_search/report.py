@@ -91,15 +91,20 @@ def _hover(row: pd.Series, objs: list[dict[str, str]], params: list[str]) -> str
 
 
 def _failed_note(df: pd.DataFrame) -> str:
+    """The failed trials, grouped by reason (its first line), for the Pareto figure."""
     failed = df[df["state"] == "FAIL"]
     if failed.empty:
         return ""
+    groups: dict[str, list[int]] = {}
+    for _, r in failed.iterrows():
+        reason = r["fail_reason"].strip().splitlines()[0] if isinstance(r["fail_reason"], str) and r["fail_reason"].strip() else "no reason stored"
+        groups.setdefault(reason[:90], []).append(int(r["number"]))
     lines = [f"{len(failed)} failed trial(s), no objective values:"]
-    for _, r in failed.head(6).iterrows():
-        reason = r["fail_reason"] if isinstance(r["fail_reason"], str) else "no reason stored"
-        lines.append(f"#{r['number']}: {reason[:90]}")
-    if len(failed) > 6:
-        lines.append(f"... and {len(failed) - 6} more (see the trial table)")
+    for reason, numbers in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:6]:
+        shown = ", ".join(f"#{n}" for n in numbers[:8]) + (", ..." if len(numbers) > 8 else "")
+        lines.append(f"{reason} ({len(numbers)}: {shown})")
+    if len(groups) > 6:
+        lines.append(f"... and {len(groups) - 6} more reasons (see the trial table)")
     return "\n".join(lines)
 
 

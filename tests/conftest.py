@@ -94,7 +94,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory):
         yield storage_url(given)
         return
     try:
-        import pgserver
+        import warnings
+        with warnings.catch_warnings():   # platformdirs: XDG_RUNTIME_DIR unset (it falls back to /tmp)
+            warnings.simplefilter("ignore")
+            import pgserver
     except ImportError:
         pytest.fail("PostgreSQL tests need pgserver (pip install -e '.[test]') or REVATI_TEST_POSTGRES_URL")
     server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="delete")

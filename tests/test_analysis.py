@@ -178,6 +178,8 @@ def test_launch_args(tmp_path):
     path.write_text(out["run_file"])
     assert run_spec.load(path).model_dump(mode="json") == spec
 
+    spec["serving"]["scheduler_type"] = "fifo"   # the engine's default: serve needs no flag for it
+    assert launch.launch_args(spec)["serve_exact"]
     spec["serving"]["scheduler_type"] = "prefill_first"
     other = launch.launch_args(spec)
     assert not other["serve_exact"] and "scheduler_type='prefill_first'" in other["serve_note"]
