@@ -79,6 +79,10 @@ def resolve(ref: str | Path, *, study_name: Optional[str] = None, storage: Optio
                 url = storage_for(spec, default_out(spec))
             except ImportError:
                 url = str(Path("runs") / spec.name / "study.db")
+        file = _sqlite_file(storage_url(url))
+        if file is not None and not file.is_file():
+            raise StudyRefError(f"no such storage file: {file} (run `revati-search optimize {path}` first, "
+                                "or give the storage with --storage)")
         return storage_url(url), study_name or spec.name
     if "#" in ref_s and storage is None and not path.exists():   # STORAGE_URL#NAME (as optimize --warm-start)
         ref_s, study_name = ref_s.rsplit("#", 1)[0], study_name or ref_s.rsplit("#", 1)[1]

@@ -157,6 +157,9 @@ def test_resolve(tmp_path, db):
         "search": {"serving.max_batch_tokens": {"int": [128, 1024]}},
         "objectives": [{"maximize": "output_throughput"}], "n_trials": 2}))
     assert analysis.resolve(study_file) == (db, "b")
+    assert analysis.resolve(study_file, storage=db) == (db, "b")
+    with pytest.raises(analysis.StudyRefError, match="run `revati-search optimize"):
+        analysis.resolve(study_file, storage=str(tmp_path / "elsewhere.db"))
     with pytest.raises(analysis.StudyRefError, match="no such study file"):
         analysis.resolve(tmp_path / "nope.yaml")
 

@@ -163,3 +163,16 @@ def test_dashboard_serves_the_study(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_compare_across_storages(tmp_path, postgres_url):
+    """Last night's study in SQLite, tonight's on PostgreSQL (as a cluster run keeps it)."""
+    old = tmp_path / "old.db"
+    serving_study(f"sqlite:///{old}", "nightly")
+    serving_study(postgres_url, "nightly", scale=1.1)
+    r = cli("compare", str(old), postgres_url, "--json")
+    assert r.exit_code == 0, r.output
+    c = json.loads(r.output)
+    assert c["objectives"][0]["new_best"] == pytest.approx(330) and not c["regression"]
+    r = cli("report", postgres_url, "--out", str(tmp_path / "rep"))
+    assert r.exit_code == 0 and (tmp_path / "rep" / "report.html").exists()
