@@ -87,8 +87,32 @@ class Hardware(BaseModel):
             f"launch_latency_ns {host.launch_latency_ns}",
             f"sync_latency_ns {host.sync_latency_ns}",
         ]
+        library, library_source = library_host_costs(self.key)
+        lines.append(f"# library host costs: {library_source}")
+        lines += [f"{item} {value}" for item, value in library.items()]
         lines += [f"attr {number} {self.attributes[number]}" for number in sorted(self.attributes)]
         return "\n".join(lines) + "\n"
+
+
+LIBRARY_HOST_FILE = HARDWARE_DIR / "measured" / "library-host.json"
+LIBRARY_HOST_ITEMS = ("cudnn_plan_build_ns", "cudnn_heuristics_ns", "cudnn_opgraph_ns")
+
+
+@functools.cache
+def library_host_costs(key: str) -> tuple[dict[str, int], str]:
+    """Host time the real libraries spend where the fakes spend none (cuDNN building an execution
+    plan, ...), measured on the target's host (``hardware/measured/library-host.json``); a target
+    whose host was never measured gets the default target's figures. Returns (item -> ns, source)."""
+    data = json.loads(LIBRARY_HOST_FILE.read_text())
+    if data.get("format") != 1:
+        raise ValueError(f"{LIBRARY_HOST_FILE}: format {data.get('format')}, expected 1")
+    targets = data["targets"]
+    measured = key if key in targets else data["default_target"]
+    entry = targets[measured]
+    source = f"{measured} host, measured {entry['measured']} ({entry['versions']})"
+    if measured != key:
+        source = f"{key} host not measured: {source}"
+    return {item: int(entry[item]) for item in LIBRARY_HOST_ITEMS}, source
 
 
 def keys() -> list[str]:

@@ -240,3 +240,50 @@ def test_torch_convolution_and_batchnorm(tmp_path: Path):
     ]
     assert [e["name"] for e in ev if "batchnorm" in e["name"]] == [
         "cudnn:batchnorm_fwd_training", "cudnn:batchnorm_fwd_inference"]
+
+
+# ---------------------------------------------------------------- host time of the real library
+
+BUILD_PROGRAM = textwrap.dedent("""
+    import time
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def call(kv_len):
+        q = torch.randn(1, 8, 1, 64, device="cuda", dtype=torch.bfloat16)
+        k = torch.randn(1, 8, kv_len, 64, device="cuda", dtype=torch.bfloat16)
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        F.scaled_dot_product_attention(q, k, k)
+        return (time.perf_counter() - t) * 1e3
+
+    with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+        call(64)   # first use: handle creation and lazy initialisation
+        new = [call(n) for n in (100, 101, 102)]      # a new shape: torch builds a new cuDNN plan
+        same = [call(102) for _ in range(3)]          # cached in torch: no build
+    print("CHECK new", " ".join(f"{x:.3f}" for x in new), flush=True)
+    print("CHECK same", " ".join(f"{x:.3f}" for x in same), flush=True)
+""")
+
+
+def test_plan_builds_cost_the_real_librarys_host_time(tmp_path: Path):
+    """Each new attention shape makes torch build a cuDNN execution plan; the real library spends
+    tens of ms of host time on it (predictors/hardware/measured/library-host.json), the fake none:
+    the calling thread is charged that time in virtual time, a cached shape is not."""
+    pytest.importorskip("torch")
+    import sys
+
+    from predictors.catalog import library_host_costs
+
+    costs, _ = library_host_costs("h100")
+    build_ms = (costs["cudnn_plan_build_ns"] + costs["cudnn_heuristics_ns"] + costs["cudnn_opgraph_ns"]) / 1e6
+    assert build_ms > 10
+    prog = tmp_path / "build.py"
+    prog.write_text(BUILD_PROGRAM)
+    r = revati_run(["--gpu", "h100", *FIXED], [sys.executable, str(prog)])
+    assert r.returncode == 0, r.stdout + r.stderr[-5000:]
+    new = [float(x) for x in r.checks()["new"].split()]
+    same = [float(x) for x in r.checks()["same"].split()]
+    assert all(build_ms <= x < build_ms + 25 for x in new), (new, build_ms)
+    assert all(x < 5 for x in same), same

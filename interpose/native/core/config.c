@@ -29,6 +29,9 @@ static void parse_hw_file(const char *path, rv_config *c) {
         else if (!strcmp(line, "reserved_memory")) c->hw.reserved_memory = strtoull(val, 0, 10);
         else if (!strcmp(line, "launch_latency_ns")) c->hw.launch_latency_ns = strtoll(val, 0, 10);
         else if (!strcmp(line, "sync_latency_ns")) c->hw.sync_latency_ns = strtoll(val, 0, 10);
+        else if (!strcmp(line, "cudnn_plan_build_ns")) c->hw.cudnn_plan_build_ns = strtoll(val, 0, 10);
+        else if (!strcmp(line, "cudnn_heuristics_ns")) c->hw.cudnn_heuristics_ns = strtoll(val, 0, 10);
+        else if (!strcmp(line, "cudnn_opgraph_ns")) c->hw.cudnn_opgraph_ns = strtoll(val, 0, 10);
         else if (!strcmp(line, "attr")) {
             char *end;
             long a = strtol(val, &end, 10);

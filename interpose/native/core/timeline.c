@@ -50,6 +50,10 @@ static void wait_until(rv_ns t, const char *what) {
     pthread_mutex_unlock(&g_cb_lock);
 }
 
+void rv_host_busy(rv_ns ns, const char *what) {
+    if (ns > 0) wait_until(rv_host_now() + ns, what);
+}
+
 
 /* ---------- streams ---------- */
 static void init_legacy(void) {

@@ -31,6 +31,11 @@ typedef struct rv_hw {
     bool attr_known[RV_MAX_ATTR];
     rv_ns launch_latency_ns;
     rv_ns sync_latency_ns;
+    /* host time the real cuDNN spends building what torch asks for (measured on the target host,
+     * predictors/hardware/measured/library-host.json): charged to the calling thread */
+    rv_ns cudnn_plan_build_ns;   /* cudnnBackendFinalize of an execution plan built from a graph */
+    rv_ns cudnn_heuristics_ns;   /* an engine heuristics query (finalize + reading its results) */
+    rv_ns cudnn_opgraph_ns;      /* cudnnBackendFinalize of an operation graph */
 } rv_hw;
 
 typedef struct rv_config {
@@ -199,6 +204,10 @@ int rv_event_elapsed_ms(float *ms, rv_event *start, rv_event *end); /* 0 ok, -1 
 /* ---------- host clock: the timekeeper's shared virtual clock in an emulation run ---------- */
 rv_ns rv_host_now(void);
 bool rv_shared_clock(void);   /* an emulation run's timekeeper owns the clock */
+/* The calling thread spends ns of host time in a real library's code that the fake does not run
+ * (e.g. cuDNN compiling an execution plan): it waits that long in virtual time, so the other
+ * threads and processes of the run go on meanwhile, as they would beside a busy thread. */
+void rv_host_busy(rv_ns ns, const char *what);
 
 /* Cross-process rendezvous of the n ranks of one collective (key names it in every process): returns
  * the latest rank's arrival. The caller's thread waits, in virtual time, for the last rank. */
