@@ -76,22 +76,16 @@ def storage_for(spec: StudySpec, out: Path) -> str:
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
     """auto = TPE (multivariate, grouped): it takes conditional spaces, several objectives and
-    constraints at once. Startup trials are a third of the budget (at least 3, at most 10)."""
-    cf = _constraints if spec.constraints else None
+    constraints at once. Startup trials are a third of the budget (at least 3, at most 10).
+    Constraints reach every sampler through Trial.set_constraint (see _tell_outcome)."""
     startup = min(10, max(3, spec.n_trials // 3))
     if spec.sampler in ("auto", "tpe"):
-        return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True, n_startup_trials=startup,
-                                          constraints_func=cf)
+        return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True, n_startup_trials=startup)
     if spec.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=spec.seed, constraints_func=cf,
-                                             population_size=max(4, min(50, spec.n_trials // 4)))
+        return optuna.samplers.NSGAIISampler(seed=spec.seed, population_size=max(4, min(50, spec.n_trials // 4)))
     if spec.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=spec.seed, constraints_func=cf, n_startup_trials=startup)
+        return optuna.samplers.GPSampler(seed=spec.seed, n_startup_trials=startup)
     return optuna.samplers.RandomSampler(seed=spec.seed)
-
-
-def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    return list(trial.user_attrs.get("constraints", [1.0]))
 
 
 def _quiet_optuna() -> None:
@@ -146,7 +140,8 @@ def _requeue_stale(study: optuna.Study) -> int:
     """RUNNING trials of an optimizer that died (no heartbeat) fail and their params run again."""
     optuna.storages.fail_stale_trials(study)
     n = 0
-    queued = {_key(t.params) for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+    queued = {_key(t.system_attrs.get("fixed_params", t.params))
+              for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
     done = {_key(t.params) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
     for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         if ("fail_reason" not in t.user_attrs or t.user_attrs.get("interrupted")) and not t.user_attrs.get("requeued"):
@@ -327,7 +322,8 @@ class Optimizer:
             return
         constraints = objectives.constraint_values(self.spec.constraints, metrics)
         trial.set_user_attr("metrics", metrics)
-        trial.set_user_attr("constraints", constraints)
+        for key, value in zip(constraint_keys(self.spec), constraints):
+            trial.set_constraint(key, value)
         trial.set_user_attr("wall_s", outcome.wall_s)
         study.tell(trial, values)
         self.on_event(TrialEvent(trial.number, "cached" if cached else "complete", params, values=values,
@@ -361,6 +357,7 @@ class Optimizer:
             except Exception:  # noqa: BLE001  (cancelled, as asked)
                 pass
             for entry in group:
+                entry.trial.set_user_attr("requeued", True)
                 self._tell_fail(study, entry.trial, entry.params, "interrupted (Ctrl-C): queued to run again on resume",
                                 interrupted=True)
                 study.enqueue_trial(entry.params, user_attrs={"retry_of": entry.trial.number})
@@ -375,6 +372,15 @@ class Optimizer:
             for t in study.best_trials:
                 best.append({"number": t.number, "params": t.params, "values": t.values})
         return Summary(self.spec.name, self.url, len(complete), len(failed), interrupted, best)
+
+
+def constraint_keys(spec: StudySpec) -> list[str]:
+    """Each constraint's key in Optuna (trial.constraints): its metric, numbered if repeated."""
+    keys: list[str] = []
+    for c in spec.constraints:
+        key = c.metric if c.metric not in keys else f"{c.metric}#{len(keys)}"
+        keys.append(key)
+    return keys
 
 
 def _retryable(reason: Optional[str]) -> bool:

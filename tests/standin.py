@@ -3,6 +3,7 @@ tasks, storage, failures, resume): it returns a made-up summary computed from th
 the way a real run fails when its knobs ask it to."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -11,18 +12,27 @@ from pathlib import Path
 from revati_search.trials import TrialJob, TrialOutcome
 
 
+def configure(out: Path, mode: str = "", delay_s: float = 0.2) -> None:
+    """How the stand-in behaves in the study whose output folder is `out` (read by the Ray workers,
+    which don't see the test's environment): mode crash|die on prefill_first trials."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "standin.json").write_text(json.dumps({"mode": mode, "delay_s": delay_s}))
+
+
 def evaluate(job: TrialJob) -> TrialOutcome:
     serving = job.run_spec["serving"]
+    conf_path = Path(job.out_dir).parents[1] / "standin.json"   # OUT/trials/NNNN -> OUT
+    conf = json.loads(conf_path.read_text()) if conf_path.exists() else {}
+    mode, delay = conf.get("mode", ""), float(conf.get("delay_s", 0.2))
     mbt = int(serving.get("max_batch_tokens", 512))
     behaviour = serving.get("scheduler_type", "fifo")
     marker = Path(job.out_dir) / "attempts"
     Path(job.out_dir).mkdir(parents=True, exist_ok=True)
     attempts = int(marker.read_text()) + 1 if marker.exists() else 1
     marker.write_text(str(attempts))
-    delay = float(os.environ.get("STANDIN_DELAY_S", "0.2"))
-    if behaviour == "prefill_first" and os.environ.get("STANDIN_MODE") == "crash":
+    if behaviour == "prefill_first" and mode == "crash":
         return TrialOutcome(False, reason="RuntimeError: CUDA error: an illegal memory access was encountered")
-    if behaviour == "prefill_first" and os.environ.get("STANDIN_MODE") == "die" and attempts == 1:
+    if behaviour == "prefill_first" and mode == "die" and attempts == 1:
         os.kill(os.getpid(), signal.SIGKILL)   # the Ray worker dies: Ray retries the task
     time.sleep(delay)
     thr = 1000.0 * (1 - abs(mbt - 1500) / 5000)
