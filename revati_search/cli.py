@@ -223,6 +223,72 @@ def emulate(
     typer.echo(f"results: {out}/summary.json")
 
 
+@app.command()
+def optimize(
+    study_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The study file (YAML).")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the trials' runs and the default SQLite storage (default: runs/<study name>).")] = None,
+    n_trials: Annotated[Optional[int], typer.Option(min=1, help="Override the study's n_trials (trials in the study in all).")] = None,
+    parallel: Annotated[Optional[int], typer.Option(min=1, help="Override the study's parallel trials.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(min=1, help="Override the study's wall-clock limit for this invocation (s).")] = None,
+    warm_start: Annotated[Optional[str], typer.Option(help="Another study (its study file, or STORAGE_URL#NAME) whose Pareto configurations run first.")] = None,
+) -> None:
+    """Search serving configurations: each trial is an emulated run on virtual GPUs (Ray tasks),
+    results in the study's storage. Running it again resumes the study."""
+    from rich.console import Console
+
+    from revati_search import optimizer as opt
+    from revati_search import study as st
+    from revati_search.progress import ProgressView
+
+    try:
+        spec = st.load(study_file)
+    except st.StudyError as e:
+        typer.echo(f"revati-search: bad study file:\n{e}", err=True)
+        raise typer.Exit(2) from None
+    overrides = {k: v for k, v in (("n_trials", n_trials), ("parallel", parallel), ("timeout", timeout)) if v is not None}
+    spec = spec.model_copy(update=overrides)
+    console = Console(stderr=True)
+    o = opt.Optimizer(spec, out)
+    try:
+        study = opt.open_study(spec, o.url)
+        if warm_start:
+            n = opt.warm_start(study, warm_start)
+            console.print(f"warm start: {n} configurations from {warm_start} queued first")
+        already = opt.trials_counted(study)
+        console.print(f"study [bold]{spec.name}[/]: {already}/{spec.n_trials} trials so far, storage {o.url}")
+        with ProgressView(spec, console, already=already) as view:
+            o.on_event = view
+            result = o.run()
+    except opt.OptimizeError as e:
+        typer.echo(f"revati-search: {e}", err=True)
+        raise typer.Exit(2 if "already exists" in str(e) else 1) from None
+    names = [o.metric for o in spec.objectives]
+    console.print(f"{result.complete} complete, {result.failed} failed; best (feasible, non-dominated): " + ("; ".join(
+        f"trial {b['number']} (" + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, b["values"])) + ")"
+        for b in result.best[:5]) or "none"), soft_wrap=True)
+    console.print(f"next: revati-search report {study_file} | revati-search best {study_file} | "
+                  f"revati-search dashboard {study_file}", soft_wrap=True)
+    if result.interrupted:
+        console.print("interrupted: finished trials are kept; run the same command to resume")
+        raise typer.Exit(130)
+
+
+@app.command()
+def schema(
+    out: Annotated[Optional[Path], typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """The JSON schema of the study file (for editors and validation)."""
+    import json
+
+    from revati_search.study import json_schema
+
+    text = json.dumps(json_schema(), indent=1) + "\n"
+    if out:
+        out.write_text(text)
+    else:
+        typer.echo(text, nl=False)
+
+
 # ------------------------------------------------------------------------------------------ results
 # report / best / dashboard / compare: STUDY is a study file (YAML: its storage and name), a storage
 # URL or SQLite file (--study NAME when it holds several studies), or STORAGE_URL#NAME.

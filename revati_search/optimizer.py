@@ -36,7 +36,7 @@ from .trials import OUTER_GRACE_S, TrialJob, TrialOutcome, emulate_trial
 Evaluate = Callable[[TrialJob], TrialOutcome]
 HEARTBEAT_S = 20
 GRACE_S = 120            # a RUNNING trial without heartbeat for this long belongs to a dead optimizer
-BUDGET_STATES = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)
+BUDGET_STATES = (TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)   # queued (WAITING) trials are yet to run
 RETRYABLE = ("did not finish within", "wall-clock limit", "interrupted", "worker died")
 
 
