@@ -119,6 +119,8 @@ def open_study(spec: StudySpec, url: str, sampler: Optional[optuna.samplers.Base
     study.set_user_attr("objectives", mine["objectives"])
     study.set_user_attr("constraints", mine["constraints"])
     study.set_user_attr("revati_version", identity.versions()["revati_search"])
+    if study.metric_names is None:   # optuna-dashboard labels the objectives with these
+        study.set_metric_names([o.metric for o in spec.objectives])
     return study
 
 
