@@ -3,7 +3,9 @@
 Reads REAL_DIR/<scenario>/summary.json (from `revati-search emulate RUN --real`, see
 benchmarks/validation_real.sh) and EMU_DIR/<scenario>/summary.json (the same run file emulated on a
 virtual H100), prints each metric's real and emulated value and the relative error
-(emulated/real - 1), and the median |error| over the scenarios that have both. Only pairs that exist.
+(emulated/real - 1), the median |error| over the scenarios that have both, and for each metric whether
+sorting the scenarios by it gives the same order in both (else the pairs of scenarios that swap).
+Only pairs that exist.
 """
 from __future__ import annotations
 
@@ -41,6 +43,15 @@ def main(argv: list[str]) -> int:
     for m in METRICS:
         v = errs[m]
         print(f"  {m:18s} " + (f"{statistics.median(abs(x) for x in v):7.1%}  (n={len(v)})" if v else "   -"))
+    print("\nordering (scenarios sorted by each metric, real vs emulated):")
+    for m in METRICS:
+        have = [n for n in pairs if real[n].get(m) is not None and emu[n].get(m) is not None]
+        swapped = [(a, b) for i, a in enumerate(have) for b in have[i + 1:]
+                   if (real[a][m] - real[b][m]) * (emu[a][m] - emu[b][m]) < 0]
+        total = len(have) * (len(have) - 1) // 2
+        same = "same order" if not swapped else f"{len(swapped)} of {total} pairs swapped: " + \
+            ", ".join(f"{a}/{b}" for a, b in swapped)
+        print(f"  {m:18s} {same}")
     return 0
 
 

@@ -9,7 +9,12 @@
    SDPA calls and in model.forward per step, and -- with tools/cudnn_timing_shim.so preloaded -- host
    time in cudnnBackendFinalize / GetAttribute per descriptor type per step.
 
+3. ops (--parts ops): host wall time per small torch op on CUDA and on CPU tensors.
+With EAGER_STEP_PROFILE=1 the engine part also runs one request with cuDNN SDPA off under kineto
+(GPU kernel count and time, CUDA runtime calls, from every thread).
+
 Writes $OUT/eager_step.json (or --out). Needs transformers (5.18 as the validation set) and torch.
+Results and what they showed: benchmarks/eager-step/README.md.
 """
 from __future__ import annotations
 
