@@ -202,6 +202,9 @@ def emulate(
     except ValueError as e:   # a workload file that cannot be read
         typer.echo(f"revati-search: {e}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:   # the engine's process group is already stopped
+        typer.echo("revati-search: interrupted", err=True)
+        raise typer.Exit(130) from None
     mode = "real GPU" if real else f"virtual {spec.hardware.gpu} x{spec.hardware.count}"
     typer.echo(f"{s['completed']}/{s['requests']} requests on {mode}: duration {s['duration']:.3f} s, "
                f"median TTFT {s['median_ttft_ms']:.2f} ms, median TPOT {s['median_tpot_ms']:.2f} ms, "

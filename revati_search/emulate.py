@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from . import metrics, spec as spec_mod, workloads
+from .procs import run_group
 
 RUN_FAILED = 125
 
@@ -63,33 +61,6 @@ def prepare(spec: spec_mod.RunSpec, out: Path) -> list[workloads.Request]:
     return reqs
 
 
-def _spawn(cmd: list[str], env: dict[str, str], timeout_s: Optional[float]) -> tuple[int, bool]:
-    """Runs cmd in its own process group, killed at the end (what it leaves) or at the timeout."""
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-    timed_out = threading.Event()
-
-    def kill(sig: int = signal.SIGKILL) -> None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    timer = threading.Timer(timeout_s, lambda: (timed_out.set(), kill())) if timeout_s else None
-    if timer:
-        timer.daemon = True
-        timer.start()
-    forward = {s: signal.signal(s, lambda n, _f: kill(n)) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        code = proc.wait()
-    finally:
-        for s, h in forward.items():
-            signal.signal(s, h)
-        if timer:
-            timer.cancel()
-        kill()
-    return code, timed_out.is_set()
-
-
 def _price(gpu: str) -> float:
     try:
         from predictors import load
@@ -109,14 +80,14 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
         env = dict(os.environ)
         for k in [k for k in env if k.startswith("REVATI_")] + ["LD_PRELOAD"]:
             env.pop(k, None)
-        code, timed_out = _spawn(cmd, env, opts.timeout_s)
+        code, timed_out = run_group(cmd, env, opts.timeout_s)
     else:
         from interpose.launcher import VirtualGPUConfig, VirtualGPUs
 
         cfg = VirtualGPUConfig(gpu=spec.hardware.gpu, gpus=spec.hardware.count, predictor=opts.predictor,
                                trace_dir=trace_dir if opts.trace else None, cpu_scale=opts.cpu_scale)
         with VirtualGPUs(cfg) as v:
-            code, timed_out = _spawn(cmd, v.env(), opts.timeout_s)
+            code, timed_out = run_group(cmd, v.env(), opts.timeout_s)
             reason = v.timekeeper.failure if v.timekeeper else None
     wall = time.perf_counter() - t
     if code != 0 or timed_out or reason:
