@@ -143,9 +143,11 @@ def validate(
     emulated: Annotated[Path, typer.Argument(exists=True, help="An emulated run's folder (or its summary.json), from `revati-search emulate`.")],
     real: Annotated[Path, typer.Argument(exists=True, help="The same run file's --real run folder (or its summary.json).")],
     out: Annotated[Optional[Path], typer.Option(help="Where to store the errors (JSON); default EMULATED/validation.json.")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Also store it in this study database (a storage URL or SQLite file): table revati_validations.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="The validation's name in the database (default: the emulated folder's name).")] = None,
 ) -> None:
     """Compare an emulated run with the same run on a real GPU: each metric's relative error
-    (emulated/real - 1), stored to a file."""
+    (emulated/real - 1), stored to a file (and with --storage, in the study database)."""
     import json
 
     from revati_search import emulate as em
@@ -164,13 +166,29 @@ def validate(
     c["emulated"], c["real"] = str(emulated.resolve()), str(real.resolve())
     dest = out or (emulated if emulated.is_dir() else emulated.parent) / "validation.json"
     dest.write_text(json.dumps(c, indent=1))
+    if storage:
+        from revati_search.identity import run_hash
+        from revati_search.spec import RunSpec
+        from revati_search.store import Store
+
+        run_json = (emulated if emulated.is_dir() else emulated.parent) / "run.json"
+        run_spec = json.loads(run_json.read_text()) if run_json.exists() else {}
+        h = None
+        if run_spec:
+            try:
+                h = run_hash(RunSpec.model_validate(run_spec), emu_summary.get("predictor", "default"))
+            except (OSError, ValueError):
+                pass   # the model folder is gone: stored without a hash
+        with Store(storage) as st:
+            st.save_validation(run_spec, emu_summary, real_summary, run_hash=h,
+                               name=name or (emulated if emulated.is_dir() else emulated.parent).name)
     for k, row in c["metrics"].items():
         err = f"{100 * row['error']:+.1f}%" if row["error"] is not None else "n/a"
         typer.echo(f"  {k:22s} emulated {row['emulated']:12.3f}  real {row['real']:12.3f}  {err}")
     if "emulation_wall_s" in c:
         typer.echo(f"emulation wall time {c['emulation_wall_s']:.1f} s beside the real duration {c['real_duration_s']:.3f} s "
                    f"({c['emulation_wall_per_real_s']:.1f}x)")
-    typer.echo(f"stored: {dest}")
+    typer.echo(f"stored: {dest}" + (f" and in {storage}" if storage else ""))
 
 
 @app.command()

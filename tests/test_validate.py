@@ -43,3 +43,21 @@ def test_validate_refuses_swapped_runs(tmp_path):
     assert r.exit_code == 2
     assert "holds a real run" in r.output
     assert not (real / "validation.json").exists()
+
+
+def test_validate_stores_into_the_study_database(tmp_path):
+    from pathlib import Path
+
+    from revati_search.store import Store
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "validation"
+    emu, real = bench / "emulated-2026-11-21" / "1b-poisson-8rps", bench / "real-h100-2026-11-21" / "1b-poisson-8rps"
+    db = tmp_path / "study.db"
+    r = CliRunner().invoke(app, ["validate", str(emu), str(real), "--out", str(tmp_path / "v.json"), "--storage", str(db)])
+    assert r.exit_code == 0, r.output
+    with Store(db) as s:
+        (v,) = s.validations()
+    stored = json.loads((tmp_path / "v.json").read_text())
+    assert v.name == "1b-poisson-8rps" and v.real["mode"] == "real" and v.emulated["mode"] == "emulated"
+    assert v.errors["output_throughput"] == pytest.approx(stored["metrics"]["output_throughput"]["error"])
+    assert v.run_spec["workload"]["synthetic"]["requests"] == 48
