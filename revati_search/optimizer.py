@@ -191,7 +191,9 @@ class Optimizer:
                     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
                              configure_logging=False)
             except Exception as e:  # noqa: BLE001  (connection refused, bad address, ...)
-                raise OptimizeError(f"cannot start or join Ray{f' at {address}' if address else ''}: {e}") from None
+                hint = ("; a cluster with token authentication (Ray's default since 2.59) needs RAY_AUTH_MODE=token "
+                        "and its token (RAY_AUTH_TOKEN, or ~/.ray/auth_token)") if address and not os.environ.get("RAY_AUTH_MODE") else ""
+                raise OptimizeError(f"cannot start or join Ray{f' at {address}' if address else ''}: {e}{hint}") from None
         return float(ray.cluster_resources().get("CPU", 0))
 
     def _slots(self, cpus: float) -> int:
