@@ -99,6 +99,8 @@ def open_study(spec: StudySpec, url: str, sampler: Optional[optuna.samplers.Base
     import sqlalchemy.exc
 
     _quiet_optuna()
+    if url.startswith("sqlite:///"):   # a new SQLite file's folder is made, as for the default one
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
         storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                                              engine_kwargs=_engine_kwargs(url))
@@ -142,8 +144,7 @@ def _requeue_stale(study: optuna.Study) -> int:
     """RUNNING trials of an optimizer that died (no heartbeat) fail and their params run again."""
     optuna.storages.fail_stale_trials(study)
     n = 0
-    queued = {_key(t.system_attrs.get("fixed_params", t.params))
-              for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+    queued = {_key(_params(t)) for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
     done = {_key(t.params) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
     for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         if ("fail_reason" not in t.user_attrs or t.user_attrs.get("interrupted")) and not t.user_attrs.get("requeued"):
@@ -153,6 +154,11 @@ def _requeue_stale(study: optuna.Study) -> int:
                 queued.add(k)
                 n += 1
     return n
+
+
+def _params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's configuration, also for queued trials (whose params are only fixed, not yet set)."""
+    return t.params or t.system_attrs.get("fixed_params", {})
 
 
 def _key(params: dict[str, Any]) -> str:
@@ -430,7 +436,7 @@ def warm_start(study: optuna.Study, ref: str) -> int:
     """Queues the Pareto configurations of another study (a previous night's, another engine
     version's) as this study's next trials, each once."""
     other = load_other(ref)
-    known = {_key(t.params) for t in study.get_trials(deepcopy=False)}
+    known = {_key(_params(t)) for t in study.get_trials(deepcopy=False)}
     n = 0
     for t in other.best_trials if any(t.state == TrialState.COMPLETE for t in other.get_trials(deepcopy=False)) else []:
         if _key(t.params) not in known:

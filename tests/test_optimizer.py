@@ -21,6 +21,7 @@ ray.cloudpickle.register_pickle_by_value(standin)   # Ray workers don't have tes
 
 
 def study_file(tmp_path: Path, n_trials: int = 8, parallel: int = 2, extra: str = "") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     p = tmp_path / "study.yaml"
     p.write_text(f"""name: standin
 run:
@@ -156,3 +157,34 @@ def test_two_optimizer_processes_share_one_study_on_postgresql(tmp_path: Path, p
     # both processes worked on it
     dirs = {Path(t.user_attrs["out_dir"]).parents[1].name for t in done if "cached_from" not in t.user_attrs}
     assert dirs == {"out0", "out1"}, dirs
+
+
+def test_warm_start_runs_the_other_studys_pareto_configurations_first(tmp_path: Path) -> None:
+    run(study_file(tmp_path / "a", n_trials=6), tmp_path / "a" / "out")
+    old = optuna.load_study(study_name="standin", storage=f"sqlite:///{tmp_path}/a/out/study.db")
+    front = sorted(tuple(sorted(t.params.items())) for t in old.best_trials)
+    assert front
+    spec = study.load(study_file(tmp_path / "b", n_trials=len(front) + 1)).model_copy(update={"name": "tonight"})
+    new = optimizer.open_study(spec, optimizer.storage_for(spec, tmp_path / "b" / "out"))
+    assert optimizer.warm_start(new, f"sqlite:///{tmp_path}/a/out/study.db#standin") == len(front)
+    assert optimizer.warm_start(new, f"sqlite:///{tmp_path}/a/out/study.db#standin") == 0   # each once
+    optimizer.Optimizer(spec, tmp_path / "b" / "out", evaluate=standin.evaluate).run()
+    ts = trials(tmp_path / "b" / "out", "tonight")
+    first = sorted(tuple(sorted(t.params.items())) for t in ts[:len(front)])
+    assert first == front and all("warm_start_from" in t.user_attrs for t in ts[:len(front)])
+    with pytest.raises(optimizer.OptimizeError, match="no study 'nope'"):
+        optimizer.warm_start(new, f"sqlite:///{tmp_path}/a/out/study.db#nope")
+
+
+def test_parallel_trials_are_checked_against_the_clusters_cpus(tmp_path: Path) -> None:
+    import ray
+
+    notes: list = []
+    big = study.load(study_file(tmp_path, parallel=8)).model_copy(update={"cpus_per_trial": 1000.0})
+    with pytest.raises(optimizer.OptimizeError, match="reserves 1000 CPUs"):
+        optimizer.Optimizer(big, tmp_path / "out", evaluate=standin.evaluate).run()
+    spec = study.load(study_file(tmp_path, parallel=64, n_trials=2))
+    o = optimizer.Optimizer(spec, tmp_path / "out2", evaluate=standin.evaluate, on_event=notes.append)
+    cpus = o._ray()
+    assert cpus == ray.cluster_resources()["CPU"]
+    assert o._slots(cpus) == int(cpus) and "do not fit" in notes[0].reason
