@@ -174,14 +174,13 @@ class _Running:
 
 class Optimizer:
     def __init__(self, spec: StudySpec, out: Optional[Path] = None, *, evaluate: Evaluate = emulate_trial,
-                 on_event: Optional[Callable[[TrialEvent], None]] = None, ray_init: bool = True):
+                 on_event: Optional[Callable[[TrialEvent], None]] = None):
         self.spec = spec
         self.out = Path(out) if out is not None else default_out(spec)
         self.out.mkdir(parents=True, exist_ok=True)
         self.url = storage_for(spec, self.out)
         self.evaluate = evaluate
         self.on_event = on_event or (lambda e: None)
-        self.ray_init = ray_init
 
     # ------------------------------------------------------------------ set-up
     def _ray(self) -> float:
@@ -276,7 +275,7 @@ class Optimizer:
             running[by_hash[h]].append(entry)
             self.on_event(TrialEvent(trial.number, "started", params, reason="same configuration as a running trial"))
             return
-        job = TrialJob(trial.number, h, json.loads(json.dumps(run.model_dump(mode="json"))), str(out_dir),
+        job = TrialJob(trial.number, h, run.model_dump(mode="json"), str(out_dir),
                        self.spec.trial_timeout, self.spec.predictor)
         ref = remote.remote(self.evaluate, job)
         running[ref] = [entry]

@@ -110,7 +110,7 @@ class StudySpec(_Strict):
     constraints: list[Constraint] = Field(default_factory=list)
     sampler: Literal[SAMPLERS] = "auto"  # type: ignore[valid-type]
     n_trials: int = Field(ge=1, description="trials in the study in all (resuming continues up to this)")
-    timeout: Optional[float] = Field(default=None, gt=0, description="s of wall time for this invocation")
+    timeout: Optional[float] = Field(default=None, gt=0, description="s of wall time for this invocation: no new trials after it, running ones finish")
     trial_timeout: float = Field(default=900, gt=0, description="s of wall time one emulated run may take")
     parallel: int = Field(default=1, ge=1, description="trials run at once (Ray tasks)")
     cpus_per_trial: Optional[float] = Field(default=None, gt=0, description="CPUs reserved per trial (default: 1 + GPUs)")
