@@ -188,3 +188,11 @@ def test_parallel_trials_are_checked_against_the_clusters_cpus(tmp_path: Path) -
     cpus = o._ray()
     assert cpus == ray.cluster_resources()["CPU"]
     assert o._slots(cpus) == int(cpus) and "do not fit" in notes[0].reason
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "gp", "random"])
+def test_every_sampler_runs_a_constrained_two_objective_study(tmp_path: Path, sampler: str) -> None:
+    result = run(study_file(tmp_path, n_trials=5), tmp_path / "out", sampler=sampler)
+    ts = trials(tmp_path / "out")
+    assert len(ts) == 5 and result.complete == 5
+    assert all(set(t.constraints) == {"p99_ttft_ms"} for t in ts)
