@@ -61,7 +61,7 @@ class ProgressView:
             if e.wall_s and e.state != "cached":
                 self.walls.append(e.wall_s)
             if self.live is None or e.state == "failed":
-                self.console.print(self._line(e), highlight=False, soft_wrap=True)
+                self.console.print(self._line(e), highlight=False, soft_wrap=True, markup=False)
         if self.live is not None:
             self.live.update(self._render())
 
@@ -82,7 +82,7 @@ class ProgressView:
         vals = ", ".join(f"{n}={_fmt(v)}" for n, v in zip(names, e.values or []))
         params = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in e.params.items())
         wall = f" ({e.wall_s:.1f} s)" if e.wall_s else ""
-        infeasible = "" if e.feasible else " [violates constraints]"
+        infeasible = "" if e.feasible else " (violates constraints)"
         return f"{head}: {vals}{infeasible} | {params}{wall}"
 
     def best(self) -> str:
