@@ -194,6 +194,17 @@ def test_nccl_ranks_meet_on_the_shared_clock(nccl_programs, tmp_path):
     assert abs(ends[0] - ends[1]) < 20                     # µs: both ranks finish together
 
 
+def test_nccl_back_to_back_collectives_all_meet(nccl_programs):
+    """20k all_reduces in a row on 2 processes (64 per step of a tensor-parallel 8B model): a rank
+    that leaves one rendezvous and reaches the next while the other is still leaving must meet it in
+    the same place (the rendezvous table once split such a pair, and both ranks waited forever)."""
+    r = revati_run([*FIXED, "--gpus", "2"], [str(nccl_programs["nccl_ops"]), "storm", "20000"], timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    c = r.checks()
+    assert c["storm_rank0"] == c["storm_rank1"] == "20000"
+    assert c["done"] == "1" and c["child_ok"] == "1"
+
+
 # ---------------------------------------------------------------- torch
 
 def torch_run(args: list[str], script: str, tmp_path: Path, env: dict[str, str] | None = None):

@@ -9,6 +9,9 @@
  *   nccl_ops skew     2 processes; rank 1's stream is 5 ms behind when both call all_reduce: on a
  *                     shared clock rank 0's all_reduce starts when rank 1 arrives (then send/recv
  *                     both ways in a group, and one way ungrouped, which must not deadlock)
+ *   nccl_ops storm N  2 processes, N back-to-back all_reduces (a tensor-parallel engine's pace): each
+ *                     rank leaves a rendezvous and arrives at the next one while the other is still
+ *                     leaving; every one of them must meet
  */
 #include <nccl.h>
 #include <cuda_runtime.h>
@@ -314,12 +317,39 @@ static int skew(void) {
     return 0;
 }
 
+static int storm(int count) {
+    ncclUniqueId id;
+    NK(ncclGetUniqueId(&id));
+    fflush(stdout);
+    pid_t child = fork();
+    int rank = child == 0 ? 1 : 0;
+    CK(cudaSetDevice(rank));
+    ncclComm_t c;
+    NK(ncclCommInitRank(&c, 2, id, rank));
+    cudaStream_t s;
+    CK(cudaStreamCreate(&s));
+    void *buf;
+    CK(cudaMalloc(&buf, 1 << 20));
+    for (int i = 0; i < count; i++) NK(ncclAllReduce(buf, buf, 1024, ncclBfloat16, ncclSum, c, s));
+    CK(cudaStreamSynchronize(s));
+    printf("CHECK storm_rank%d %d\n", rank, count);
+    NK(ncclCommDestroy(c));
+    fflush(stdout);
+    if (child == 0) exit(0);
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("CHECK child_ok %d\n", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    printf("CHECK done 1\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "single";
     if (!strcmp(mode, "single")) return single();
     if (!strcmp(mode, "multi")) return multi();
     if (!strcmp(mode, "fork")) return fork_ranks();
     if (!strcmp(mode, "skew")) return skew();
-    fprintf(stderr, "usage: nccl_ops single|multi|fork|skew\n");
+    if (!strcmp(mode, "storm")) return storm(argc > 2 ? atoi(argv[2]) : 10000);
+    fprintf(stderr, "usage: nccl_ops single|multi|fork|skew|storm [N]\n");
     return 2;
 }

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +19,15 @@
 #include "revati_time.h"
 
 #define SLOTS 4096
+#define WAYS 8                    /* slots per bucket: a key lives in the bucket key % BUCKETS */
+#define BUCKETS (SLOTS / WAYS)
 
 typedef struct {
     uint64_t key;        /* 0: free */
     int32_t nranks;
     uint32_t arrived;    /* futex: the last rank's arrival wakes the others */
     uint32_t departed;
-    uint32_t pad;
+    uint32_t lock;       /* in a bucket's first slot: the bucket's lock (find-or-claim) */
     int64_t latest;      /* latest arrival so far */
 } slot;
 
@@ -47,23 +50,31 @@ static slot *table(void) {
     return g_slots;
 }
 
-/* The slot of `key`, claimed if new (open addressing; claims race through compare-and-swap). */
+/* The slot of `key`, claimed if new. Looking for the key and claiming a free slot for it happen
+ * under the bucket's lock, over the whole bucket: the ranks of one collective always meet in one
+ * slot. (Open addressing with a free-on-last-departure let them split: a fast rank found its key's
+ * home slot still held by the previous collective and claimed the next one; the slower rank then
+ * freed the home slot on its way out and claimed it for the same key, and each waited for the
+ * other forever.) */
 static slot *find(uint64_t key, int nranks) {
-    slot *t = table();
-    for (uint64_t i = 0; i < SLOTS; i++) {
-        slot *s = &t[(key + i) % SLOTS];
-        uint64_t cur = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
-        if (cur == key) return s;
-        if (cur == 0) {
-            uint64_t expected = 0;
-            if (__atomic_compare_exchange_n(&s->key, &expected, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                s->nranks = nranks;
-                return s;
-            }
-            if (expected == key) return s;
-        }
+    slot *b = &table()[(key % BUCKETS) * WAYS];
+    uint32_t *lock = &b[0].lock;
+    while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) sched_yield();
+    slot *found = NULL, *free_slot = NULL;
+    for (int i = 0; i < WAYS && !found; i++) {
+        uint64_t cur = __atomic_load_n(&b[i].key, __ATOMIC_ACQUIRE);
+        if (cur == key) found = &b[i];
+        else if (cur == 0 && !free_slot) free_slot = &b[i];
     }
-    rv_fatal("more than %d collectives in flight", SLOTS);
+    if (!found && free_slot) {
+        free_slot->nranks = nranks;
+        __atomic_store_n(&free_slot->key, key, __ATOMIC_RELEASE);
+        found = free_slot;
+    }
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+    if (!found) rv_fatal("more than %d collectives in flight in one rendezvous bucket", WAYS);
+    return found;
 }
 
 rv_ns rv_rendezvous(uint64_t key, int nranks, rv_ns arrival, const char *what) {
