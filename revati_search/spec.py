@@ -228,28 +228,28 @@ class RunSpec(_Strict):
 
 def check_tensor_parallel(model: Path, count: int) -> None:
     """hardware.count > 1 is tensor parallelism over `count` GPUs (transformers' TP plan of the model):
-    the model type needs a TP plan, and what the plan shards -- attention heads, KV heads, and where
-    the plan names them the MLP's intermediate size and the vocabulary -- must split evenly."""
+    the model type needs a TP plan, and what the plan shards must split evenly: attention heads, KV
+    heads, the MLP's intermediate size, and the vocabulary (the LM head's colwise_gather_output)."""
     try:
         cfg = json.loads((Path(model) / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise SpecError(f"model: cannot read {model}/config.json: {e}") from None
     text = cfg.get("text_config", cfg)
+    model_type = text.get("model_type", cfg.get("model_type"))
     plan: Optional[dict[str, str]] = None
     try:
-        from transformers import AutoConfig
-        plan = dict(AutoConfig.from_pretrained(str(model)).get_text_config().base_model_tp_plan or {})
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+        plan = dict(CONFIG_MAPPING[model_type].base_model_tp_plan or {})
     except Exception:  # noqa: BLE001  (no transformers here, or a model type it does not know: the engine says)
         pass
     if plan is not None and not plan:
         raise SpecError(f"hardware.count: {count} GPUs need tensor parallelism, and transformers has no TP plan "
-                        f"for model type {text.get('model_type', cfg.get('model_type'))!r}; use count: 1")
+                        f"for model type {model_type!r}; use count: 1")
     heads = text.get("num_attention_heads")
     dims = [("num_key_value_heads", text.get("num_key_value_heads", heads)), ("num_attention_heads", heads)]
     if plan is None or any(".mlp." in k for k in plan):
         dims.append(("intermediate_size", text.get("intermediate_size")))
-    if plan is None or any("embed_tokens" in k or "lm_head" in k for k in plan):
-        dims.append(("vocab_size", text.get("vocab_size")))
+    dims.append(("vocab_size", text.get("vocab_size")))
     for name, value in dims:
         if isinstance(value, int) and value % count:
             raise SpecError(f"hardware.count: {count} does not divide {name} {value} of {Path(model).name} "

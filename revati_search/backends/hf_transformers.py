@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from ..spec import RunSpec
@@ -159,9 +160,11 @@ def run(spec: RunSpec, requests: list[Request], log=print) -> tuple[list[dict[st
             info["warmup_s"] = time.perf_counter() - t
             resolved = manager.continuous_batching_config
             info["engine_config"] = {k: repr(v) for k, v in vars(resolved).items()} if resolved else {}
-            w = _wall()
+            w, cpu = _wall(), _ranks_cpu_s()
             rows, info["t0_perf_counter"] = _drive(manager, requests, prompts, log)
             info["serving_wall_s"] = _wall() - w     # the trace's replay alone, in wall time
+            # host CPU each rank's process used during the replay (rank 0 first; real seconds)
+            info["serving_cpu_s"] = [after - cpu.get(pid, 0.0) for pid, after in _ranks_cpu_s().items()]
             offset = _interposer_clock_offset()
             if offset is not None:   # the trace's start on the interposer's timeline (its trace ts, in s)
                 info["t0_timeline_s"] = info["t0_perf_counter"] - offset
@@ -243,6 +246,26 @@ def _wall() -> float:
     real.restype = ctypes.c_int64
     real.argtypes = [ctypes.c_int]
     return real(time.CLOCK_MONOTONIC) / 1e9
+
+
+def _ranks_cpu_s() -> dict[int, float]:
+    """CPU seconds (user + system, all threads) of this process and of its child processes: with
+    tensor parallelism, the other ranks."""
+    def cpu(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    me = os.getpid()
+    kids: list[int] = []
+    for task in Path(f"/proc/{me}/task").glob("*"):
+        try:
+            kids += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return {pid: cpu(pid) for pid in [me, *sorted(kids)]}
 
 
 def _interposer_clock_offset() -> float | None:
