@@ -77,8 +77,14 @@ class _Ranks:
               file=sys.stderr, flush=True)
         os._exit(1)   # rank 0 is likely blocked in a collective with the dead rank
 
-    def finish(self) -> int:
-        """Waits for the other ranks to leave (their traces are written at exit); their worst status."""
+    def finish(self, failed: bool = False) -> int:
+        """Waits for the other ranks to leave (their traces are written at exit); their worst status.
+        After rank 0 failed they are stopped at once: they may be waiting in a collective for it."""
+        self.done = True
+        if failed:
+            for p in self.procs:
+                if p.poll() is None:
+                    p.terminate()
         worst = 0
         deadline = time.monotonic() + RANK_EXIT_S
         for p in self.procs:
@@ -87,7 +93,6 @@ class _Ranks:
             except subprocess.TimeoutExpired:
                 p.kill()
                 worst = max(worst, 1)
-        self.done = True
         return worst
 
 
@@ -108,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ranks = _Ranks(args[0], out, spec.hardware.count) if spec.hardware.count > 1 else None
     code = _serve(spec, out)
     if ranks is not None:
-        if code == 0:
-            ranks.done = True      # rank 0 succeeded: the others only have to leave
-        other = ranks.finish()
+        other = ranks.finish(failed=code != 0)
         if other and code == 0:
             (out / "error.txt").write_text(f"a tensor-parallel rank exited with status {other} at the end of the run\n")
             code = 1
