@@ -6,7 +6,7 @@
 # Also records which host it was: real/calibrate.json (python3 -m timekeeper.calibrate, the CPU benchmark
 # that timekeeper/hosts.json holds for the reference hosts) first, and, if at least EAGER_STEP_S (default 45)
 # seconds of the budget are left at the end, real/eager_step.json (tools/eager_step_real.py: a lone 1B
-# eager decode step with and without cuDNN SDPA). EAGER_STEP_S=0 skips it.
+# eager decode step with and without cuDNN SDPA). EAGER_STEP_S=0 skips it. RUNS="a b" runs only those.
 export PYTHONUNBUFFERED=1
 OUT=${OUT:?}; BUDGET_S=${BUDGET_S:-500}
 R=$OUT/real; mkdir -p $R
@@ -16,7 +16,7 @@ python3 -c "import torch, transformers, pydantic; print(torch.__version__, torch
 { echo "hostname $(hostname)"; echo "nproc $(nproc)"; grep -m1 'model name' /proc/cpuinfo; grep -m1 'cpu MHz' /proc/cpuinfo; grep -m1 'cache size' /proc/cpuinfo; uname -r; } | tee $R/host.txt
 python3 -m timekeeper.calibrate --repeats 7 > $R/calibrate.json 2>&1; cat $R/calibrate.json
 # cheapest first (real wall time per run on the first H100 host, build and warm-up included)
-runs="1b-burst-32-page32 1b-burst-64-graph 1b-poisson-32rps-graph 1b-poisson-16rps-prefill-first 1b-shared-prefix 1b-shared-prefix-nosharing qwen3-1.7b-poisson-8rps 1b-poisson-8rps 8b-poisson-8rps-graph 8b-mooncake-sample 8b-burst-64 8b-poisson-4rps"
+runs=${RUNS:-"1b-burst-32-page32 1b-burst-64-graph 1b-poisson-32rps-graph 1b-poisson-16rps-prefill-first 1b-shared-prefix 1b-shared-prefix-nosharing qwen3-1.7b-poisson-8rps 1b-poisson-8rps 8b-poisson-8rps-graph 8b-mooncake-sample 8b-burst-64 8b-poisson-4rps"}
 for name in $runs; do
   left=$(( BUDGET_S - ($(date +%s) - start) ))
   case $name in 8b-*) cap=100;; *) cap=60;; esac
