@@ -138,6 +138,16 @@ def profile(
         typer.echo(f"installed {path}")
 
 
+def _print_comparison(c: dict) -> None:
+    """emulate.compare's answer: each metric's error, and the emulation's wall time beside the real run."""
+    for k, row in c["metrics"].items():
+        err = f"{100 * row['error']:+.1f}%" if row["error"] is not None else "n/a"
+        typer.echo(f"  {k:22s} emulated {row['emulated']:12.3f}  real {row['real']:12.3f}  {err}")
+    if "emulation_wall_s" in c:
+        typer.echo(f"emulation wall time {c['emulation_wall_s']:.1f} s beside the real duration {c['real_duration_s']:.3f} s "
+                   f"({c['emulation_wall_per_real_s']:.1f}x)")
+
+
 @app.command()
 def validate(
     emulated: Annotated[Path, typer.Argument(exists=True, help="An emulated run's folder (or its summary.json), from `revati-search emulate`.")],
@@ -182,12 +192,7 @@ def validate(
         with Store(storage) as st:
             st.save_validation(run_spec, emu_summary, real_summary, run_hash=h,
                                name=name or (emulated if emulated.is_dir() else emulated.parent).name)
-    for k, row in c["metrics"].items():
-        err = f"{100 * row['error']:+.1f}%" if row["error"] is not None else "n/a"
-        typer.echo(f"  {k:22s} emulated {row['emulated']:12.3f}  real {row['real']:12.3f}  {err}")
-    if "emulation_wall_s" in c:
-        typer.echo(f"emulation wall time {c['emulation_wall_s']:.1f} s beside the real duration {c['real_duration_s']:.3f} s "
-                   f"({c['emulation_wall_per_real_s']:.1f}x)")
+    _print_comparison(c)
     typer.echo(f"stored: {dest}" + (f" and in {storage}" if storage else ""))
 
 
@@ -235,12 +240,7 @@ def emulate(
 
         c = em.compare(s, em.read_summary(compare))
         (out / "compare.json").write_text(json.dumps(c, indent=1))
-        for k, row in c["metrics"].items():
-            err = f"{100 * row['error']:+.1f}%" if row["error"] is not None else "n/a"
-            typer.echo(f"  {k:22s} emulated {row['emulated']:12.3f}  real {row['real']:12.3f}  {err}")
-        if "emulation_wall_s" in c:
-            typer.echo(f"emulation wall time {c['emulation_wall_s']:.1f} s beside the real duration {c['real_duration_s']:.3f} s "
-                       f"({c['emulation_wall_per_real_s']:.1f}x)")
+        _print_comparison(c)
     typer.echo(f"results: {out}/summary.json")
 
 

@@ -261,19 +261,56 @@ def _tp_counts(dims: list[tuple[str, Any]]) -> list[int]:
     return [n for n in range(1, 17) if all(not isinstance(v, int) or v % n == 0 for _, v in dims)]
 
 
-def _describe(err: ValidationError) -> str:
+_DIST_TAGS = ("fixed", "uniform", "normal", "lognormal", "file")
+
+
+def line_of(text: str, loc: tuple[Any, ...]) -> Optional[int]:
+    """The 1-based line of a key path in a YAML text (for error messages); None when not found."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def describe(err: ValidationError, text: str = "", path: Optional[Path] = None) -> str:
+    """Pydantic's errors as one line each: the key, what is wrong, what is allowed; with the YAML
+    text and its path, prefixed by path:line."""
     lines = []
     for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and x in ("fixed", "uniform", "normal", "lognormal", "file")))
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x in _DIST_TAGS))
+        msg = e["msg"].removeprefix("Value error, ")
+        first = msg.split(":", 1)[0]
+        if text and loc and first and " " not in first and line_of(text, loc + (first,)) not in (None, line_of(text, loc)):
+            loc, msg = loc + (first,), msg.split(":", 1)[1].strip()   # the message names a key below loc
+        line = line_of(text, loc) if text else None
+        where = "" if path is None else f"{path}:{line}: " if line else f"{path}: "
+        key = ".".join(str(x) for x in loc)
         if e["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown key")
+            what = "unknown key"
         elif e["type"] == "literal_error":
-            lines.append(f"{loc}: {e['input']!r} is not allowed; allowed: {e['ctx']['expected']}")
+            what = f"{e['input']!r} is not allowed; allowed: {e['ctx']['expected']}"
         elif e["type"] == "union_tag_invalid":
-            lines.append(f"{loc}: unknown dist {e['ctx']['tag']!r}; allowed: {e['ctx']['expected_tags']}")
+            what = f"unknown dist {e['ctx']['tag']!r}; allowed: {e['ctx']['expected_tags']}"
+        elif e["type"] == "missing":
+            what = "required key missing"
         else:
-            msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc}: {msg}" if loc else msg)
+            what = msg
+        lines.append(f"{where}{key}: {what}" if key else f"{where}{what}")
     return "\n".join(lines)
 
 
@@ -281,7 +318,7 @@ def parse(data: dict[str, Any], base: Path | None = None) -> RunSpec:
     try:
         spec = RunSpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(_describe(e)) from None
+        raise SpecError(describe(e)) from None
     return spec.resolved(base) if base is not None else spec
 
 

@@ -193,55 +193,10 @@ def apply(base: run_spec.RunSpec, params: dict[str, Any]) -> run_spec.RunSpec:
     try:
         return run_spec.RunSpec.model_validate(data)
     except ValidationError as e:
-        raise run_spec.SpecError(run_spec._describe(e)) from None
+        raise run_spec.SpecError(run_spec.describe(e)) from None
 
 
 # ----------------------------------------------------------------------------- loading
-
-def _line_of(text: str, loc: tuple[Any, ...]) -> Optional[int]:
-    """The 1-based line of a key path in the YAML text (for error messages)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == str(key):
-                    line, node = k.start_mark.line + 1, v
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _describe(err: ValidationError, text: str, path: Path) -> str:
-    lines = []
-    for e in err.errors():
-        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x in ("fixed", "uniform", "normal", "lognormal", "file")))
-        msg = e["msg"].removeprefix("Value error, ")
-        first = msg.split(":", 1)[0]
-        if loc and first and " " not in first and _line_of(text, loc + (first,)) not in (None, _line_of(text, loc)):
-            loc, msg = loc + (first,), msg.split(":", 1)[1].strip()   # the message names a key below loc
-        line = _line_of(text, loc)
-        where = f"{path}:{line}: " if line else f"{path}: "
-        key = ".".join(str(x) for x in loc)
-        if e["type"] == "extra_forbidden":
-            lines.append(f"{where}{key}: unknown key")
-        elif e["type"] == "literal_error":
-            lines.append(f"{where}{key}: {e['input']!r} is not allowed; allowed: {e['ctx']['expected']}")
-        elif e["type"] == "missing":
-            lines.append(f"{where}{key}: required key missing")
-        else:
-            lines.append(f"{where}{key}: {msg}" if key else f"{where}{msg}")
-    return "\n".join(lines)
-
 
 def parse(data: dict[str, Any], base: Path, text: str = "", path: Path = Path("<study>")) -> StudySpec:
     data = dict(data)
@@ -260,7 +215,7 @@ def parse(data: dict[str, Any], base: Path, text: str = "", path: Path = Path("<
     try:
         return StudySpec.model_validate(data)
     except ValidationError as e:
-        raise StudyError(_describe(e, text, path)) from None
+        raise StudyError(run_spec.describe(e, text, path)) from None
 
 
 def load(path: Path) -> StudySpec:
