@@ -1,0 +1,43 @@
+"""benchmarks/validation_table.py (several real folders, swapped pairs) and validation_steps.py (steps from token times)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _summary(d: Path, **metrics):
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text(json.dumps(metrics))
+
+
+def test_table_takes_each_scenario_from_the_first_real_folder_and_names_swapped_pairs(tmp_path, capsys):
+    table = _module("validation_table")
+    m = {"median_ttft_ms": 100.0, "median_tpot_ms": 10.0, "median_e2el_ms": 1000.0}
+    _summary(tmp_path / "a" / "s1", output_throughput=100.0, **m)
+    _summary(tmp_path / "b" / "s1", output_throughput=999.0, **m)       # shadowed by a/s1
+    _summary(tmp_path / "b" / "s2", output_throughput=110.0, **m)
+    _summary(tmp_path / "emu" / "s1", output_throughput=120.0, **m)
+    _summary(tmp_path / "emu" / "s2", output_throughput=105.0, **m)
+    assert table.main([f"{tmp_path / 'a'},{tmp_path / 'b'}", str(tmp_path / "emu")]) == 0
+    out = capsys.readouterr().out
+    assert "pairs: 2" in out and "+20.0%" in out                         # s1: 120 vs 100 (a), not 999 (b)
+    assert "1 of 1 pairs swapped: s1/s2 (real 100.0 vs 110.0, 10.0% apart; emulated 120.0 vs 105.0)" in out
+
+
+def test_steps_groups_token_times_into_engine_steps(tmp_path):
+    steps = _module("validation_steps")
+    rows = ["request_id,token_times_s", "r0,0.100 0.2000 0.3000", "r1,0.1010 0.2005 0.3004 0.4000", "r2,0.3010 0.4003"]
+    (tmp_path / "requests.csv").write_text("\n".join(rows) + "\n")
+    st = steps.steps(tmp_path / "requests.csv")
+    assert [(round(s["start"], 3), s["tokens"], s["first"]) for s in st] == [
+        (0.1, 2, 2), (0.2, 2, 0), (0.3, 3, 1), (0.4, 2, 0)]
