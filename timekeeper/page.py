@@ -9,7 +9,7 @@ from pathlib import Path
 HEADER = Path(__file__).parent / "native" / "revati_clock.h"
 
 MAGIC = 0x4B545652  # "RVTK"
-VERSION = 2
+VERSION = 3
 MAX_PROCS = 64
 MAX_THREADS = 1024
 NO_TARGET = 2**63 - 1
@@ -37,8 +37,10 @@ class Thread(ctypes.Structure):
         ("tid", ctypes.c_int32),
         ("proc", ctypes.c_int32),
         ("in_wait", ctypes.c_uint32),
-        ("pad", ctypes.c_uint32),
+        ("self_wakes", ctypes.c_uint32),
         ("target", ctypes.c_int64),
+        ("waits", ctypes.c_uint32),
+        ("pad", ctypes.c_uint32),
         ("what", ctypes.c_char * 48),
     ]
 

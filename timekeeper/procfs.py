@@ -72,6 +72,71 @@ def thread_state(pid: int, tid: int) -> KernelState | None:
     return KernelState(state, int(run_ns), int(slices))
 
 
+class ThreadStates:
+    """thread_state() over descriptors kept open between scans (one pread per file instead of
+    open/read/close: about 3x faster, and a jump check scans every thread twice). A descriptor of a
+    thread that exited reads as an error (or a zombie) and is dropped; prune() closes those of
+    threads no scan saw lately. Not thread-safe: the monitor alone uses it."""
+
+    MAX_OPEN = 4096   # descriptors kept at most (two per thread); beyond that all are closed
+
+    def __init__(self) -> None:
+        self._fds: dict[tuple[int, int], list[int]] = {}   # (pid, tid) -> [stat fd, schedstat fd or -1]
+
+    def _pread(self, key: tuple[int, int], i: int, name: str) -> bytes | None:
+        fds = self._fds.get(key)
+        if fds is None:
+            if len(self._fds) * 2 >= self.MAX_OPEN:
+                self.close()
+            fds = self._fds[key] = [-1, -1]
+        if fds[i] < 0:
+            try:
+                fds[i] = os.open(f"/proc/{key[0]}/task/{key[1]}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                self._drop(key)
+                return None
+        try:
+            data = os.pread(fds[i], 4096, 0)
+        except OSError:   # ESRCH: the thread is gone
+            self._drop(key)
+            return None
+        if not data:
+            self._drop(key)
+            return None
+        return data
+
+    def _drop(self, key: tuple[int, int]) -> None:
+        for fd in self._fds.pop(key, ()):
+            if fd >= 0:
+                os.close(fd)
+
+    def state(self, pid: int, tid: int) -> KernelState | None:
+        """As thread_state()."""
+        key = (pid, tid)
+        stat = self._pread(key, 0, "stat")
+        if stat is None:
+            return None
+        state = _state_letter(stat)
+        if state in "ZX":
+            self._drop(key)
+        if state != "S":
+            return KernelState(state, 0, 0)
+        sched = self._pread(key, 1, "schedstat")
+        if sched is None:
+            return None
+        run_ns, _wait_ns, slices = sched.split()
+        return KernelState(state, int(run_ns), int(slices))
+
+    def prune(self, keep: set[tuple[int, int]]) -> None:
+        """Closes the descriptors of every thread not in keep."""
+        for key in [k for k in self._fds if k not in keep]:
+            self._drop(key)
+
+    def close(self) -> None:
+        for key in list(self._fds):
+            self._drop(key)
+
+
 def kernel_wait(pid: int, tid: int) -> str:
     """Where the kernel has a thread, in words: its state and the syscall (or kernel function) it
     sleeps in, as far as /proc lets this process see."""

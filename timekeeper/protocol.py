@@ -19,12 +19,16 @@ side's collective table); processes already running keep their mappings.
 - Participants register a proc slot under ``lock`` (state LIVE, ``cpu_anchor_ns`` = their CPU time,
   ``offset_ns`` so that they start at G) and leave by re-anchoring under ``lock`` and setting EXITED
   with their exit code.
-- A waiting thread claims a thread slot (CAS on ``tid``), sets ``target`` (RVTK_NO_TARGET: no
-  deadline) and ``what``, sets ``in_wait`` (3 BUSY: a real-time call outside the run, counts as
-  running; 1 APP: ends for real or at the deadline; 2 VIRTUAL: only
-  the clock ends it), bumps ``notify`` and futex-wakes it, then sleeps on ``generation``.
-- The service wakes on ``notify`` (or every 5 ms; 100 ms while everyone is blocked with no
-  deadline) and checks:
+- A waiting thread claims a thread slot (CAS on ``tid``), bumps ``waits``, sets ``target``
+  (RVTK_NO_TARGET: no deadline) and ``what``, sets ``in_wait`` (3 BUSY: a real-time call outside the
+  run, counts as running; 1 APP: ends for real or at the deadline; 2 VIRTUAL: only the clock ends
+  it), bumps ``notify`` and futex-wakes it, then sleeps on ``generation`` (VIRTUAL) or on the
+  application's primitive (APP). An APP waiter whose real sub-wait timed out and is repeated bumps
+  ``self_wakes`` before it sleeps again. Each process's jump watcher thread wakes after every jump
+  its APP waiters whose deadline G reached (a condition broadcast, a write to the thread's eventfd
+  that its poll/select/epoll also watches, a futex wake of its semaphore's word).
+- The service wakes on ``notify`` (or every 5 ms, sooner after a check that failed on a thread about
+  to sleep; 100 ms while everyone is blocked with no deadline) and checks:
   * a LIVE proc whose pid is gone (or a zombie) fails the run;
   * a non-zero exit while others are live fails the run if its parent is not a live participant;
     if it is, the parent decides, unless the run stalls (all blocked, no deadline) before it leaves.
@@ -32,7 +36,9 @@ side's collective table); processes already running keep their mappings.
     with that signal, are an orderly end;
   * if every thread of every LIVE proc, and of every EXITED one still running, is blocked (VIRTUAL;
     or asleep in the kernel with unchanged run time and timeslices over two back-to-back /proc
-    scans, APP waits included), it jumps: under ``lock`` ``seq``++, ``anchor_virtual_ns =
+    scans, APP waits included; an APP waiter may instead have as many more timeslices as more
+    ``self_wakes`` in the same wait, ``waits`` unchanged, the slots read unchanged around each scan),
+    it jumps: under ``lock`` ``seq``++, ``anchor_virtual_ns =
     max(min target, G)``, every LIVE proc's ``cpu_anchor_ns`` = its CPU time and ``offset_ns`` = 0,
     ``seq``++, then
     ``generation``++ and a futex wake of ``generation``;

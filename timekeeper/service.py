@@ -23,7 +23,7 @@ from typing import Callable, Literal, NamedTuple
 
 from . import procfs
 from .page import (BUSY, MAGIC, NO_TARGET, PROC_EXITED, PROC_FREE, PROC_LIVE, RUNNING, VERSION, WAIT_APP,
-                   WAIT_VIRTUAL, Page, cpu_clock_id)
+                   WAIT_VIRTUAL, Page, Thread, cpu_clock_id)
 from .procfs import KernelState
 from .protocol import STOP_REASON, ControlServer, ParticipantStatus, Status, ThreadStatus
 from .sync import SharedMutex, futex_wait, futex_wake
@@ -31,6 +31,10 @@ from .sync import SharedMutex, futex_wait, futex_wake
 SHM_DIR = Path("/dev/shm")
 POLL_S = 0.005          # a thread that blocks in the kernel (no virtual wait, no notify) is seen this soon
 STALLED_POLL_S = 0.1    # all blocked with no deadline: any new deadline comes with a notify anyway
+# a check that failed on a thread about to sleep (in an APP wait but not asleep yet; threads that
+# woke and slept again between the scans) looks again this soon, then twice as late each time up to
+# POLL_S: an APP wait's notify comes before the thread sleeps in the kernel
+SOON_S = 0.0001
 _VIRTUAL = KernelState("virtual", 0, 0)   # scan entry of a thread in a VIRTUAL wait (kernel state moot)
 # exit codes a participant sets on another it stops with one of these signals (native kill()): an
 # orderly end (a pool shutting its workers down), not a failure
@@ -50,6 +54,8 @@ class _Wait(NamedTuple):
     in_wait: int
     target: int
     what: str
+    waits: int = 0        # bumped as each wait of the thread begins
+    self_wakes: int = 0   # APP waits: real sub-waits that timed out, re-checked G and slept again
 
 
 class Timekeeper:
@@ -81,6 +87,8 @@ class Timekeeper:
         self._exiting: dict[int, _Proc] = {}
         self._unseen_exits: dict[int, tuple[int, str]] = {}   # pid -> (parent slot, what): for its parent
         self._hot: tuple[int, int] | None = None    # (pid, tid) last found running: looked at first
+        self._soon = False   # the last check failed on a thread that is likely about to sleep
+        self._states = procfs.ThreadStates()   # the monitor's /proc descriptors
 
     # ---------------- life cycle ----------------
     def start(self) -> Timekeeper:
@@ -133,6 +141,7 @@ class Timekeeper:
             if self._monitor:
                 futex_wake(self._notify_addr)
                 self._monitor.join()
+            self._states.close()
             if self._control:
                 self._control.close()
         finally:
@@ -229,6 +238,7 @@ class Timekeeper:
     def _monitor_loop(self) -> None:
         page = self.page
         timeout = POLL_S
+        soon = SOON_S
         seen = page.notify
         while not self._closing.is_set() and self._failure is None:
             futex_wait(self._notify_addr, seen, timeout)
@@ -240,7 +250,12 @@ class Timekeeper:
             except Exception as e:   # a dead monitor would freeze the clock silently
                 self.fail(f"timekeeper monitor error: {e!r}")
                 raise
-            timeout = STALLED_POLL_S if self._stalled_since is not None else POLL_S
+            if self._stalled_since is not None:
+                timeout = STALLED_POLL_S
+            elif self._soon:
+                timeout, soon = min(soon, POLL_S), soon * 2
+            else:
+                timeout, soon = POLL_S, SOON_S
 
     def _live(self) -> list[_Proc]:
         return [_Proc(i, p.pid, p.parent_slot, p.name.decode(errors="replace"))
@@ -250,10 +265,11 @@ class Timekeeper:
         """tid -> its slot's wait, for the thread slots of these processes (a slot left behind by a
         process that is gone must not speak for a new thread that got its tid)."""
         slots = {p.slot for p in procs}
-        return {t.tid: _Wait(t.in_wait, t.target, t.what.decode(errors="replace"))
+        return {t.tid: _Wait(t.in_wait, t.target, t.what.decode(errors="replace"), t.waits, t.self_wakes)
                 for t in self.page.threads[:self.page.nthreads] if t.tid and t.proc in slots}
 
     def _check(self) -> None:
+        self._soon = False
         live = self._live()
         for p in live:
             slot = self.page.procs[p.slot]
@@ -305,8 +321,10 @@ class Timekeeper:
         return False
 
     def _scan(self, procs: list[_Proc]) -> tuple[dict[int, KernelState], dict[int, _Wait]] | None:
-        """Every thread of these processes: tid -> _VIRTUAL or its kernel state, plus the waits;
-        None as soon as a thread is not blocked."""
+        """Every thread of these processes: tid -> _VIRTUAL or its kernel state, plus the waits (the
+        same before and after the /proc reads, so each kernel state goes with its thread's
+        self-wake count); None as soon as a thread is not blocked."""
+        before = self._thread_bytes()
         waits = self._waits(procs)
         if self._hot and self._hot[0] in {p.pid for p in procs}:
             # the thread that ran last time most likely still runs: one read decides
@@ -314,13 +332,16 @@ class Timekeeper:
             w = waits.get(tid)
             if w and w.in_wait == BUSY:
                 return None
-            k = procfs.thread_state(pid, tid)
+            k = self._states.state(pid, tid)
             if k is not None and k.state != "S" and not (w and w.in_wait == WAIT_VIRTUAL):
+                self._soon = bool(w and w.in_wait == WAIT_APP)
                 return None
             self._hot = None
         seen: dict[int, KernelState] = {}
+        keys: set[tuple[int, int]] = set()
         for p in procs:
             for tid in procfs.tids(p.pid):
+                keys.add((p.pid, tid))
                 w = waits.get(tid)
                 if w and w.in_wait == WAIT_VIRTUAL:
                     seen[tid] = _VIRTUAL
@@ -328,14 +349,24 @@ class Timekeeper:
                 if w and w.in_wait == BUSY:   # waiting for real on something outside the run
                     self._hot = (p.pid, tid)
                     return None
-                k = procfs.thread_state(p.pid, tid)
+                k = self._states.state(p.pid, tid)
                 if k is None or k.state in "ZX":   # exited meanwhile
                     continue
                 if k.state != "S":
                     self._hot = (p.pid, tid)
+                    self._soon = bool(w and w.in_wait == WAIT_APP)
                     return None
                 seen[tid] = k
+        self._states.prune(keys)
+        if self._thread_bytes() != before:   # a wait began, ended or self-woke meanwhile
+            self._soon = True
+            return None
         return seen, waits
+
+    def _thread_bytes(self) -> bytes:
+        """The page's thread slots as they are now, raw (a cheap comparison of two moments)."""
+        page = self.page
+        return ctypes.string_at(ctypes.addressof(page.threads), page.nthreads * ctypes.sizeof(Thread))
 
     def _blocked_targets(self, procs: list[_Proc]) -> list[int] | None:
         """None unless every thread is blocked over two back-to-back scans (a thread woken between
@@ -345,7 +376,10 @@ class Timekeeper:
         if first is None:
             return None
         second = self._scan(procs)
-        if second is None or second[0] != first[0] or self.page.notify != notify:
+        if second is None:
+            return None
+        if not _quiet(first, second) or self.page.notify != notify:
+            self._soon = True
             return None   # something moved, or a wait began meanwhile: the next check looks again
         seen, waits = second
         return [w.target for tid, w in waits.items()
@@ -404,3 +438,28 @@ class Timekeeper:
                     threads.append(f"thread {tid} {procfs.kernel_wait(p.pid, tid)}")
             parts.append(f"pid {p.pid} ({p.name}): {'; '.join(threads) or 'no threads'}")
         return ("Participants: " + " | ".join(parts)) if parts else "No other participant is live."
+
+
+def _quiet(first: tuple[dict[int, KernelState], dict[int, _Wait]],
+           second: tuple[dict[int, KernelState], dict[int, _Wait]]) -> bool:
+    """No thread ran between the two scans, except APP waiters that only woke themselves: such a
+    thread is in the same wait (`waits` unchanged), asleep at both scans, and ran exactly as many
+    more timeslices as it counted self-wakes (a real sub-wait that timed out and was repeated; the
+    count is bumped before it sleeps again, and each scan's count is stable around its /proc reads).
+    Anything else that woke it (a message, a signal, the watcher's eventfd) ends or restarts its
+    wait, or costs a timeslice with no self-wake: it shows."""
+    (seen1, waits1), (seen2, waits2) = first, second
+    if seen1.keys() != seen2.keys():
+        return False
+    for tid, k2 in seen2.items():
+        k1 = seen1[tid]
+        if k1 == k2:
+            continue
+        w1, w2 = waits1.get(tid), waits2.get(tid)
+        if (w1 is None or w2 is None or w1.in_wait != WAIT_APP or w2.in_wait != WAIT_APP or w1.waits != w2.waits
+                or k1 is _VIRTUAL or k2 is _VIRTUAL or k1.state != "S" or k2.state != "S"):
+            return False
+        woke = (w2.self_wakes - w1.self_wakes) & 0xFFFFFFFF
+        if woke == 0 or k2.timeslices - k1.timeslices != woke:
+            return False
+    return True

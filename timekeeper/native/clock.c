@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -21,6 +22,14 @@
 #define SLICE_MIN_NS 50000LL        /* real-time slices of a wait: short enough that a jump is */
 #define SLICE_MAX_NS 2000000LL      /* noticed quickly, long enough not to spin */
 #define VIRTUAL_SLICE_MAX_NS 100000000LL
+/* poll/select/epoll waits that also watch their wake eventfd: a jump that reaches the deadline
+ * wakes them, so real timeouts only serve G moving with CPU work (no jump) and may be long. A wait
+ * that ends late for real still reads its own deadline as its time. */
+#define FD_SLICE_MIN_NS 1000000LL
+#define FD_SLICE_MAX_NS 100000000LL
+/* semaphore waits that the watcher futex-wakes: a wake that comes just before the thread sleeps is
+ * lost (a futex wake is an edge, the semaphore's word is the application's), so a shorter cap */
+#define FUTEX_SLICE_MAX_NS 10000000LL
 
 static rvtk_page *g_page;
 static int g_proc = -1;
@@ -364,8 +373,11 @@ __attribute__((visibility("default"))) int execvp(const char *file, char *const 
     return exec_via("execvpe", file, argv, environ);
 }
 
+static void close_wake_fd(void);
+
 static void release_slot(void *unused) {
     (void)unused;
+    close_wake_fd();
     if (t_slot >= 0 && g_page) {
         g_page->threads[t_slot].in_wait = RVTK_RUNNING;
         __atomic_store_n(&g_page->threads[t_slot].tid, 0, __ATOMIC_RELEASE);
@@ -395,9 +407,12 @@ static rvtk_thread *thread_slot(void) {
 }
 
 /* A forked child is a participant at once: its CPU time counts from the start. */
+static void forget_wake_fds(void);
+
 static void after_fork_child(void) {
     t_slot = -1;   /* the forking thread's slot belongs to the parent */
     t_nvcsw = -1;
+    forget_wake_fds();
     if (g_page) register_process();
 }
 
@@ -425,6 +440,7 @@ __attribute__((constructor(101))) static void rvtk_init(void) {
 
 /* ---------------- waits ---------------- */
 static void begin_wait(rvtk_thread *t, int64_t target, const char *what, uint32_t kind) {
+    __atomic_fetch_add(&t->waits, 1, __ATOMIC_ACQ_REL);   /* a new wait, not a self-wake of the last one */
     t->target = target;
     snprintf(t->what, sizeof t->what, "%s", what);
     __atomic_store_n(&t->in_wait, kind, __ATOMIC_RELEASE);
@@ -432,11 +448,12 @@ static void begin_wait(rvtk_thread *t, int64_t target, const char *what, uint32_
     syscall(SYS_futex, &g_page->notify, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static int64_t slice(int64_t remaining, int64_t cap) {
+static int64_t slice_between(int64_t remaining, int64_t floor, int64_t cap) {
     double scale = g_page->cpu_scale > 0 ? g_page->cpu_scale : 1.0;
     int64_t s = (int64_t)((double)remaining / scale);
-    return s < SLICE_MIN_NS ? SLICE_MIN_NS : s > cap ? cap : s;
+    return s < floor ? floor : s > cap ? cap : s;
 }
+static int64_t slice(int64_t remaining, int64_t cap) { return slice_between(remaining, SLICE_MIN_NS, cap); }
 
 /* A wait that only the clock ended: this process's time becomes the target, and the thread's own
  * sleeping does not count as having been woken by someone. */
@@ -492,24 +509,85 @@ void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what) {
 
 /* ---------------- condition waits and the jump watcher ---------------- */
 static pthread_cond_t *g_conds[RVTK_MAX_THREADS];   /* per thread slot: the condvar it waits on */
+/* Per thread slot of this process: its thread's wake eventfd (-1: none), and whether the thread
+ * is in a wait that watches it. The fds are the threads' own; g_wake_lock keeps a thread's exit
+ * from closing its fd while the watcher is about to write to it. */
+static int g_wake_fds[RVTK_MAX_THREADS] = {[0 ... RVTK_MAX_THREADS - 1] = -1};
+static int g_wake_armed[RVTK_MAX_THREADS];
+static uint32_t *g_wake_words[RVTK_MAX_THREADS];   /* or a futex word to wake (a semaphore's) */
+static int g_wake_private[RVTK_MAX_THREADS];        /* its FUTEX_PRIVATE_FLAG, or 0 */
+static pthread_mutex_t g_wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread int t_wake_fd = -1;
 static pid_t g_watcher_pid;
 static pthread_mutex_t g_watcher_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* After each jump, ends the condition waits of this process whose deadline G has reached. */
+/* After each jump (or the run's failure), ends the condition waits and fd waits of this process
+ * whose deadline G has reached. */
 static void *jump_watcher(void *unused) {
     (void)unused;
     for (;;) {
         uint32_t gen = __atomic_load_n(&g_page->generation, __ATOMIC_ACQUIRE);
         syscall(SYS_futex, &g_page->generation, FUTEX_WAIT, gen, NULL, NULL, 0);
         int64_t g = global_now();
+        bool failed = g_page->failed;
         uint32_t n = __atomic_load_n(&g_page->nthreads, __ATOMIC_ACQUIRE);
+        pthread_mutex_lock(&g_wake_lock);
         for (uint32_t i = 0; i < n && i < RVTK_MAX_THREADS; i++) {
             pthread_cond_t *c = __atomic_load_n(&g_conds[i], __ATOMIC_ACQUIRE);
             rvtk_thread *t = &g_page->threads[i];
-            if (c && t->proc == g_proc && t->in_wait == RVTK_WAIT_APP && t->target <= g) pthread_cond_broadcast(c);
+            if (t->proc != g_proc || __atomic_load_n(&t->in_wait, __ATOMIC_ACQUIRE) != RVTK_WAIT_APP) continue;
+            if (!(t->target <= g || failed)) continue;
+            if (c) pthread_cond_broadcast(c);
+            uint32_t *word = __atomic_load_n(&g_wake_words[i], __ATOMIC_ACQUIRE);
+            if (word) {   /* every waiter on it wakes; the others find no token and sleep again */
+                syscall(SYS_futex, word, FUTEX_WAKE | g_wake_private[i], INT_MAX, NULL, NULL, 0);
+            } else if (__atomic_load_n(&g_wake_armed[i], __ATOMIC_ACQUIRE) && g_wake_fds[i] >= 0) {
+                uint64_t one = 1;
+                ssize_t w = write(g_wake_fds[i], &one, sizeof one);
+                (void)w;   /* EAGAIN: the counter is full, the thread wakes anyway */
+            }
         }
+        pthread_mutex_unlock(&g_wake_lock);
     }
     return NULL;
+}
+
+/* This thread's wake eventfd, made on first use; -1 if none can be made (the wait then falls back
+ * to short real timeouts). */
+static int wake_fd(void) {
+    if (t_wake_fd >= 0) return t_wake_fd;
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) return -1;
+    pthread_mutex_lock(&g_wake_lock);
+    g_wake_fds[t_slot] = fd;
+    pthread_mutex_unlock(&g_wake_lock);
+    t_wake_fd = fd;
+    return fd;
+}
+
+static void close_wake_fd(void) {
+    if (t_wake_fd < 0) return;
+    pthread_mutex_lock(&g_wake_lock);
+    if (t_slot >= 0) {
+        g_wake_fds[t_slot] = -1;
+        g_wake_armed[t_slot] = 0;
+    }
+    close(t_wake_fd);
+    t_wake_fd = -1;
+    pthread_mutex_unlock(&g_wake_lock);
+}
+
+/* In a forked child: the parent's threads' fds are copies nobody here owns. The lock may have
+ * been held by another thread at fork: it is re-initialised, not taken. */
+static void forget_wake_fds(void) {
+    pthread_mutex_init(&g_wake_lock, NULL);
+    for (int i = 0; i < RVTK_MAX_THREADS; i++) {
+        if (g_wake_fds[i] >= 0) close(g_wake_fds[i]);
+        g_wake_fds[i] = -1;
+        g_wake_armed[i] = 0;
+        g_wake_words[i] = NULL;
+    }
+    t_wake_fd = -1;
 }
 
 static void ensure_watcher(void) {
@@ -547,13 +625,54 @@ int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg
     for (;;) {
         int64_t g = global_now();
         if (g >= target || g_page->failed) { r = 1; break; }
-        __atomic_store_n(&t->in_wait, RVTK_WAIT_APP, __ATOMIC_RELEASE);
         r = once(arg, slice(target - g, SLICE_MAX_NS));
         if (r != 1) break;   /* ended for real */
-        /* our own re-check, not the application running: still blocked for the service */
-        __atomic_store_n(&t->in_wait, RVTK_WAIT_VIRTUAL, __ATOMIC_RELEASE);
+        /* timed out: our own re-check, nothing woke us; counted before we sleep again, so that the
+         * service can tell this wake-up in /proc from one by someone else */
+        __atomic_fetch_add(&t->self_wakes, 1, __ATOMIC_ACQ_REL);
     }
     __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
     if (r == 1) settle(target);   /* timed out; a real wake-up leaves the catch-up to the next read */
     return r;
+}
+
+int rvtk_wait_futex(int64_t target, const char *what, rvtk_fd_once_fn once, void *arg, uint32_t *word, int private_flag) {
+    rvtk_thread *t = thread_slot();
+    int fd = -1;
+    int64_t cap = FD_SLICE_MAX_NS;
+    if (word) {
+        ensure_watcher();
+        g_wake_private[t_slot] = private_flag;
+        __atomic_store_n(&g_wake_words[t_slot], word, __ATOMIC_RELEASE);
+        cap = FUTEX_SLICE_MAX_NS;
+    } else if ((fd = wake_fd()) >= 0) {
+        ensure_watcher();
+        __atomic_store_n(&g_wake_armed[t_slot], 1, __ATOMIC_RELEASE);
+    }
+    bool woken = word || fd >= 0;
+    begin_wait(t, target, what, RVTK_WAIT_APP);
+    /* armed before G is read: a jump after that read finds the fd armed and writes it */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    int r = 1;
+    for (;;) {
+        int64_t g = global_now();
+        if (g >= target || g_page->failed) { r = 1; break; }
+        int64_t s = woken ? slice_between(target - g, FD_SLICE_MIN_NS, cap) : slice(target - g, SLICE_MAX_NS);
+        r = once(arg, s, fd);
+        if (r == 1) __atomic_fetch_add(&t->self_wakes, 1, __ATOMIC_ACQ_REL);   /* as in rvtk_wait_app */
+        else if (r != 2) break;   /* ended for real; 2: woken by the watcher (or nothing to report): re-check */
+    }
+    if (fd >= 0) __atomic_store_n(&g_wake_armed[t_slot], 0, __ATOMIC_RELEASE);
+    if (word) {   /* under the lock: the semaphore may be freed once we return */
+        pthread_mutex_lock(&g_wake_lock);
+        __atomic_store_n(&g_wake_words[t_slot], NULL, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&g_wake_lock);
+    }
+    __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    if (r == 1) settle(target);
+    return r;
+}
+
+int rvtk_wait_fd(int64_t target, const char *what, rvtk_fd_once_fn once, void *arg) {
+    return rvtk_wait_futex(target, what, once, arg, NULL, 0);
 }

@@ -4,6 +4,7 @@
  * they end for real, and a sleeping thread is visible to the service through /proc. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <alloca.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -154,6 +156,52 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *restrict cond, pthread_mutex_t
 /* ---------------- semaphores: a post between two real waits is kept, so they may repeat ---------------- */
 typedef struct { sem_t *sem; int result; int err; } sem_wait_t;
 
+/* glibc's semaphore (>= 2.21, 64-bit atomics: x86-64): the value in the low 32 bits of `data` (the
+ * futex word sem_post wakes when the high 32 bits, the number of waiters, are not zero), and the
+ * futex privacy flag. sem_own_once waits the way glibc's sem_clockwait does (register as a waiter,
+ * take a token or sleep on the word, unregister on a timeout) on a word the jump watcher can wake:
+ * glibc's own wait would go back to sleep after such a wake. */
+typedef struct { uint64_t data; int private_flag; int pad; } glibc_sem;
+_Static_assert(sizeof(glibc_sem) <= sizeof(sem_t), "sem_t layout");
+#define SEM_WAITER ((uint64_t)1 << 32)
+
+static bool sem_is_glibc(sem_t *sem) {
+    int f = ((glibc_sem *)sem)->private_flag;
+    return f == 0 || f == FUTEX_PRIVATE_FLAG;
+}
+
+static int sem_own_once(void *arg, int64_t real_timeout_ns, int unused) {
+    (void)unused;
+    sem_wait_t *w = arg;
+    glibc_sem *s = (glibc_sem *)w->sem;
+    uint64_t d = __atomic_fetch_add(&s->data, SEM_WAITER, __ATOMIC_RELAXED);
+    bool slept = false;
+    for (;;) {
+        if ((uint32_t)d == 0) {
+            if (slept) {   /* woken and no token: a post someone else took, or the watcher */
+                __atomic_fetch_sub(&s->data, SEM_WAITER, __ATOMIC_RELAXED);
+                return 2;
+            }
+            struct timespec t = ns_ts(real_timeout_ns);
+            long r = syscall(SYS_futex, (uint32_t *)&s->data, FUTEX_WAIT | s->private_flag, 0, &t, NULL, 0);
+            int e = errno;
+            if (r == -1 && (e == ETIMEDOUT || e == EINTR)) {
+                __atomic_fetch_sub(&s->data, SEM_WAITER, __ATOMIC_RELAXED);
+                if (e == ETIMEDOUT) return 1;
+                w->result = -1;
+                w->err = EINTR;
+                return 0;
+            }
+            slept = r == 0;   /* EAGAIN: the value changed before we slept */
+            d = __atomic_load_n(&s->data, __ATOMIC_RELAXED);
+        } else if (__atomic_compare_exchange_n(&s->data, &d, d - 1 - SEM_WAITER, true, __ATOMIC_ACQUIRE,
+                                               __ATOMIC_RELAXED)) {
+            w->result = 0;
+            return 0;
+        }
+    }
+}
+
 static int sem_once(void *arg, int64_t real_timeout_ns) {
     sem_wait_t *w = arg;
     REAL(sem_clockwait);
@@ -168,11 +216,17 @@ static int sem_once(void *arg, int64_t real_timeout_ns) {
 
 static int sem_virtual(sem_t *sem, clockid_t clock, const struct timespec *abstime) {
     sem_wait_t w = {sem, -1, ETIMEDOUT};
-    if (rvtk_wait_app(deadline_abs(clock, abstime), "sem_timedwait", sem_once, &w) == 1) {
+    int64_t target = deadline_abs(clock, abstime);
+    if (sem_trywait(sem) == 0) return 0;
+    int r = sem_is_glibc(sem)
+        ? rvtk_wait_futex(target, "sem_timedwait", sem_own_once, &w, (uint32_t *)&((glibc_sem *)sem)->data,
+                          ((glibc_sem *)sem)->private_flag)
+        : rvtk_wait_app(target, "sem_timedwait", sem_once, &w);
+    if (r == 1) {
         errno = ETIMEDOUT;
         return -1;
     }
-    errno = w.err;
+    if (w.result < 0) errno = w.err;
     return w.result;
 }
 
@@ -190,7 +244,17 @@ EXPORT int sem_clockwait(sem_t *restrict sem, clockid_t clock, const struct time
     return real_sem_clockwait(sem, clock, abstime);
 }
 
-/* ---------------- poll, select, epoll: ready events persist, so they may repeat ---------------- */
+/* ---------------- poll, select, epoll: ready events persist, so they may repeat ----------------
+ * Each real wait also watches the thread's wake eventfd (written by the jump watcher when a jump
+ * reaches the deadline): one ppoll over the application's descriptors (for epoll: the epoll fd
+ * itself, readable while it has events) and the eventfd; when an application descriptor is ready,
+ * select and epoll then make the real call with a zero timeout, so their results are exactly the
+ * real call's. A wait whose ppoll keeps finding descriptors ready that the real call does not report
+ * (select's and poll's readiness differ at the edges, e.g. a hang-up of a descriptor only in the
+ * write set) falls back to plain real calls with short timeouts. */
+#define IO_PLAIN_SLICE_NS 2000000LL    /* the plain fallback's longest real timeout (no wake fd) */
+#define IO_MAX_WATCHED 4096            /* more descriptors than this: plain real calls */
+
 typedef struct {
     int kind;   /* 0 ppoll, 1 pselect, 2 epoll */
     struct pollfd *fds; nfds_t nfds;
@@ -198,11 +262,12 @@ typedef struct {
     int epfd; struct epoll_event *events; int maxevents;
     const sigset_t *sigmask;
     int result, err;
+    int spurious;   /* ppoll said ready, the real call reported nothing: after a few, plain calls */
 } io_wait;
 
-static int io_once(void *arg, int64_t real_timeout_ns) {
-    io_wait *w = arg;
-    struct timespec t = ns_ts(real_timeout_ns);
+/* The real call itself, with this timeout. */
+static int io_real(io_wait *w, int64_t timeout_ns) {
+    struct timespec t = ns_ts(timeout_ns);
     if (w->kind == 0) {
         REAL(ppoll);
         w->result = real_ppoll(w->fds, w->nfds, &t, w->sigmask);
@@ -214,15 +279,65 @@ static int io_once(void *arg, int64_t real_timeout_ns) {
         w->result = real_pselect(w->nsel, w->r, w->w, w->e, &t, w->sigmask);
     } else {
         REAL(epoll_pwait);
-        int ms = (int)((real_timeout_ns + 999999) / 1000000);
+        int ms = (int)((timeout_ns + 999999) / 1000000);
         w->result = real_epoll_pwait(w->epfd, w->events, w->maxevents, ms, w->sigmask);
     }
     w->err = errno;
     return w->result == 0 ? 1 : 0;
 }
 
+static void drain(int fd) {
+    uint64_t v;
+    ssize_t n = read(fd, &v, sizeof v);
+    (void)n;
+}
+
+static int io_once(void *arg, int64_t real_timeout_ns, int wake) {
+    io_wait *w = arg;
+    size_t n = w->kind == 0 ? w->nfds : w->kind == 1 ? (size_t)(w->nsel > 0 ? w->nsel : 0) : 1;
+    if (wake < 0 || w->spurious >= 3 || n > IO_MAX_WATCHED || (w->kind == 2 && w->maxevents <= 0))
+        return io_real(w, real_timeout_ns < IO_PLAIN_SLICE_NS ? real_timeout_ns : IO_PLAIN_SLICE_NS);
+    struct pollfd *p = alloca((n + 1) * sizeof *p);
+    nfds_t m = 0;
+    if (w->kind == 0) {
+        if (n) memcpy(p, w->fds, n * sizeof *p);
+        m = n;
+    } else if (w->kind == 1) {
+        for (int fd = 0; fd < w->nsel && fd < FD_SETSIZE; fd++) {
+            short ev = (w->r && FD_ISSET(fd, &w->r0) ? POLLIN : 0) | (w->w && FD_ISSET(fd, &w->w0) ? POLLOUT : 0)
+                     | (w->e && FD_ISSET(fd, &w->e0) ? POLLPRI : 0);
+            if (ev) p[m++] = (struct pollfd){fd, ev, 0};
+        }
+    } else {
+        p[m++] = (struct pollfd){w->epfd, POLLIN, 0};
+    }
+    p[m] = (struct pollfd){wake, POLLIN, 0};
+    struct timespec t = ns_ts(real_timeout_ns);
+    REAL(ppoll);
+    int r = real_ppoll(p, m + 1, &t, w->sigmask);
+    if (r < 0) {   /* a signal (EINTR), or an error the real call has too */
+        w->err = errno;
+        w->result = -1;
+        return 0;
+    }
+    if (r == 0) return 1;
+    if (p[m].revents) {
+        drain(wake);
+        r--;
+    }
+    if (r == 0) return 2;   /* the watcher: the deadline may have come */
+    if (w->kind == 0) {
+        for (nfds_t i = 0; i < n; i++) w->fds[i].revents = p[i].revents;
+        w->result = r;
+        return 0;
+    }
+    if (io_real(w, 0) == 0) return 0;   /* what the real call reports (an error included) */
+    w->spurious++;   /* consumed meanwhile by another thread, or a readiness only poll sees */
+    return 2;
+}
+
 static int io_virtual(io_wait *w, int64_t timeout_ns, const char *what) {
-    if (rvtk_wait_app(rvtk_now() + timeout_ns, what, io_once, w) == 1) {
+    if (rvtk_wait_fd(rvtk_now() + timeout_ns, what, io_once, w) == 1) {
         if (w->kind == 1) {   /* nothing ready: select reports empty sets */
             if (w->r) FD_ZERO(w->r);
             if (w->w) FD_ZERO(w->w);
@@ -230,7 +345,7 @@ static int io_virtual(io_wait *w, int64_t timeout_ns, const char *what) {
         }
         return 0;
     }
-    errno = w->err;
+    if (w->result < 0) errno = w->err;
     return w->result;
 }
 

@@ -24,12 +24,19 @@
  *       predictor service for a duration): the thread counts as running whatever its kernel state.
  *   RVTK_WAIT_APP (1): a timed wait on the application's own primitive (condition variable,
  *       semaphore, poll/select/epoll) that another thread or process may end for real. The thread
- *       waits on that primitive with short real timeouts, re-checking G in between; it counts as
- *       blocked only while the kernel has it asleep (a real wake-up makes it runnable at once).
+ *       waits on that primitive with real timeouts, re-checking G in between; it counts as blocked
+ *       only while the kernel has it asleep (a real wake-up makes it runnable at once). A real
+ *       sub-wait that timed out and is repeated (the thread's own re-check of G, nothing else woke
+ *       it) bumps `self_wakes` before the thread sleeps again, so the service can tell these
+ *       self-wakes from a wake-up by someone else: `waits` unchanged, asleep at both scans, and as
+ *       many more timeslices in /proc as more self_wakes. poll/select/epoll waits also watch a
+ *       per-thread eventfd that the process's jump watcher writes when a jump reaches their
+ *       deadline, so their real timeouts can be long (no wake-up per slice of real time).
  *
  * Jumps: the service jumps when every thread of every live process is blocked: in a VIRTUAL wait,
- * or asleep in the kernel (state S, unchanged run time and timeslices over two /proc scans; a woken
- * thread is runnable at once, so a message or signal in flight always shows). It sets
+ * or asleep in the kernel (state S, unchanged run time and timeslices over two /proc scans, or for
+ * an APP wait timeslices that moved only by its self-wakes; a woken thread is runnable at once, so
+ * a message or signal in flight always shows). It sets
  * anchor_virtual_ns = min target (never below the current G), re-anchors every process's CPU time,
  * zeroes every offset, bumps `generation` and futex-wakes it.
  *
@@ -54,7 +61,7 @@
 #include <stdint.h>
 
 #define RVTK_MAGIC 0x4b545652u   /* "RVTK" */
-#define RVTK_VERSION 2u
+#define RVTK_VERSION 3u
 #define RVTK_MAX_PROCS 64
 #define RVTK_MAX_THREADS 1024
 #define RVTK_NO_TARGET INT64_MAX
@@ -77,10 +84,12 @@ typedef struct rvtk_thread {
     int32_t tid;            /* 0: slot free */
     int32_t proc;           /* slot of its process */
     uint32_t in_wait;       /* RVTK_RUNNING, RVTK_WAIT_APP or RVTK_WAIT_VIRTUAL */
-    uint32_t pad;
+    uint32_t self_wakes;    /* APP waits: real sub-waits that timed out and were repeated (see above) */
     int64_t target;         /* virtual deadline of the current wait, or RVTK_NO_TARGET */
+    uint32_t waits;         /* bumped as each wait begins */
+    uint32_t pad;
     char what[48];          /* what it waits for, e.g. "clock_nanosleep", "cudaStreamSynchronize" */
-} rvtk_thread;              /* 72 bytes */
+} rvtk_thread;              /* 80 bytes */
 
 typedef struct rvtk_page {
     uint32_t magic;

@@ -28,6 +28,17 @@ void rvtk_wait_virtual(int64_t target, const char *what);
 typedef int (*rvtk_once_fn)(void *arg, int64_t real_timeout_ns);
 int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg);
 
+/* A timed poll/select/epoll: as rvtk_wait_app, but `once` also watches wake_fd (an eventfd, -1 if
+ * the thread has none) for readability, which the process's jump watcher writes when a jump reaches
+ * the deadline. once returns 1 if its real wait timed out, 2 if it woke for wake_fd (which it
+ * drains) or found nothing to report after all (the deadline is re-checked, and the wait goes on),
+ * anything else if the wait ended for real. */
+typedef int (*rvtk_fd_once_fn)(void *arg, int64_t real_timeout_ns, int wake_fd);
+int rvtk_wait_fd(int64_t target, const char *what, rvtk_fd_once_fn once, void *arg);
+/* The same for a wait that sleeps on a futex word (a semaphore's): the watcher FUTEX_WAKEs `word`
+ * (with private_flag: FUTEX_PRIVATE_FLAG or 0) instead of writing an eventfd; once gets -1. */
+int rvtk_wait_futex(int64_t target, const char *what, rvtk_fd_once_fn once, void *arg, uint32_t *word, int private_flag);
+
 /* Blocks, with no virtual deadline of its own, until *word reaches `until` (another participant
  * advances it and futex-wakes it). */
 void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what);
