@@ -69,6 +69,21 @@ def _price(gpu: str) -> float:
         return 0.0
 
 
+CORE_LIBRARY = "librevati_core.so"   # interpose/build.py CORE: marks the interposer's library folder
+
+
+def real_env(environ: dict[str, str]) -> dict[str, str]:
+    """The environment of a --real run: without the interposer (REVATI_* variables, and the LD_PRELOAD
+    entries that lie in a folder holding its core library), but with the caller's own preloads, such as
+    tools/cudnn_timing_shim.c, which must reach the engine to measure it."""
+    env = {k: v for k, v in environ.items() if not k.startswith("REVATI_")}
+    keep = [p for p in env.pop("LD_PRELOAD", "").replace(" ", ":").split(":")
+            if p and not (Path(p).parent / CORE_LIBRARY).exists()]
+    if keep:
+        env["LD_PRELOAD"] = ":".join(keep)
+    return env
+
+
 def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[str, Any]:
     out = Path(out).resolve()
     reqs = prepare(spec, out)
@@ -77,10 +92,7 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
     reason = None
     t = time.perf_counter()
     if opts.real:
-        env = dict(os.environ)
-        for k in [k for k in env if k.startswith("REVATI_")] + ["LD_PRELOAD"]:
-            env.pop(k, None)
-        code, timed_out = run_group(cmd, env, opts.timeout_s)
+        code, timed_out = run_group(cmd, real_env(os.environ), opts.timeout_s)
     else:
         from interpose.launcher import VirtualGPUConfig, VirtualGPUs
 

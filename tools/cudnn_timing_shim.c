@@ -9,10 +9,17 @@
  *   buf[256] Execute ns  buf[257] Execute calls  buf[258] SetAttribute ns  buf[259] SetAttribute calls
  *   buf[260] CreateDescriptor calls  buf[261] Destroy ns  buf[262] Destroy calls
  * Nested calls (cuDNN calling its own API) are counted once, in the outermost call.
+ * CUDNN_SHIM_LOG=PREFIX also writes one line per outermost Finalize and Execute call to PREFIX.<pid>:
+ *   "F <type> <start ns> <duration ns>" / "E <start ns> <duration ns>", CLOCK_MONOTONIC (the clock of
+ *   Python's time.perf_counter on Linux, so a run's token times can be matched to the calls).
  * Build: gcc -O2 -shared -fPIC -o tools/cudnn_timing_shim.so tools/cudnn_timing_shim.c -ldl
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +50,20 @@ static int64_t now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+static int log_fd = -2;   /* -2: not looked up yet, -1: off */
+static void log_line(const char *buf, int n) {
+    if (log_fd == -2) {
+        const char *p = getenv("CUDNN_SHIM_LOG");
+        int fd = -1;
+        if (p && *p) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s.%d", p, (int)getpid());
+            fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        }
+        log_fd = fd;
+    }
+    if (log_fd >= 0 && write(log_fd, buf, n) < 0) log_fd = -1;
 }
 static void add(int i, int64_t v) { __atomic_fetch_add(&g[i], v, __ATOMIC_RELAXED); }
 static unsigned h(void *p) { return (unsigned)(((uintptr_t)p >> 4) * 2654435761u) & (MAPN - 1); }
@@ -88,7 +109,12 @@ int cudnnBackendFinalize(void *d) {
     int ty = type_of(d);
     ENTER; int64_t t = now();
     int r = f(d);
-    if (OUTER) { add(ty, now() - t); add(64 + ty, 1); } LEAVE;
+    if (OUTER) {
+        int64_t d = now() - t;
+        add(ty, d); add(64 + ty, 1);
+        char b[96]; int n = snprintf(b, sizeof b, "F %d %lld %lld\n", ty, (long long)t, (long long)d);
+        log_line(b, n);
+    } LEAVE;
     return r;
 }
 int cudnnBackendGetAttribute(void *d, int name, int type, int64_t req, int64_t *cnt, void *out) {
@@ -113,7 +139,12 @@ int cudnnBackendExecute(void *hdl, void *plan, void *vp) {
     if (!f) f = (exe_fn)real("cudnnBackendExecute");
     ENTER; int64_t t = now();
     int r = f(hdl, plan, vp);
-    if (OUTER) { add(256, now() - t); add(257, 1); } LEAVE;
+    if (OUTER) {
+        int64_t d = now() - t;
+        add(256, d); add(257, 1);
+        char b[96]; int n = snprintf(b, sizeof b, "E %lld %lld\n", (long long)t, (long long)d);
+        log_line(b, n);
+    } LEAVE;
     return r;
 }
 int cudnn_shim_snapshot(int64_t *buf) {
