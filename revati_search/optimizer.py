@@ -144,10 +144,14 @@ def _requeue_stale(study: optuna.Study) -> int:
     """RUNNING trials of an optimizer that died (no heartbeat) fail and their params run again."""
     optuna.storages.fail_stale_trials(study)
     n = 0
-    queued = {_key(_params(t)) for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
-    done = {_key(t.params) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        if ("fail_reason" not in t.user_attrs or t.user_attrs.get("interrupted")) and not t.user_attrs.get("requeued"):
+    trials = study.get_trials(deepcopy=False)
+    queued = {_key(_params(t)) for t in trials if t.state == TrialState.WAITING}
+    done = {_key(t.params) for t in trials if t.state == TrialState.COMPLETE}
+    retried = {t.user_attrs.get("retry_of") for t in trials}   # each lost trial is queued again once
+    for t in trials:
+        if t.state != TrialState.FAIL or t.number in retried or t.user_attrs.get("requeued"):
+            continue
+        if "fail_reason" not in t.user_attrs or t.user_attrs.get("interrupted"):
             k = _key(t.params)
             if t.params and k not in queued and k not in done:
                 study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})

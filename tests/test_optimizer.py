@@ -196,3 +196,25 @@ def test_every_sampler_runs_a_constrained_two_objective_study(tmp_path: Path, sa
     ts = trials(tmp_path / "out")
     assert len(ts) == 5 and result.complete == 5
     assert all(set(t.constraints) == {"p99_ttft_ms"} for t in ts)
+
+
+def test_trials_of_a_killed_optimizer_are_failed_and_run_again_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(optimizer, "GRACE_S", 1)
+    monkeypatch.setattr(optimizer, "HEARTBEAT_S", 1)
+    spec = study.load(study_file(tmp_path, n_trials=3, parallel=1))
+    url = optimizer.storage_for(spec, tmp_path / "out")
+    st = optimizer.open_study(spec, url)
+    lost = st.ask()   # as a killed optimizer leaves it: RUNNING, with a heartbeat that stops
+    lost.suggest_int("serving.max_batch_tokens", 256, 4096, step=256)
+    lost.suggest_categorical("serving.scheduler_type", ["fifo", "prefill_first"])
+    st._storage.record_heartbeat(lost._trial_id)
+    import time
+    time.sleep(2.5)
+    run(tmp_path / "study.yaml", tmp_path / "out", n_trials=3)
+    ts = trials(tmp_path / "out")
+    assert ts[0].state == TrialState.FAIL and "fail_reason" not in ts[0].user_attrs
+    retries = [t for t in ts if t.user_attrs.get("retry_of") == 0]
+    assert len(retries) == 1 and retries[0].params == ts[0].params and retries[0].state == TrialState.COMPLETE
+    assert sum(t.state == TrialState.COMPLETE for t in ts) == 3   # the lost one did not count
+    run(tmp_path / "study.yaml", tmp_path / "out", n_trials=3)    # nothing left to do: no second retry
+    assert len(trials(tmp_path / "out")) == len(ts)
