@@ -101,11 +101,19 @@ def open_study(spec: StudySpec, url: str, sampler: Optional[optuna.samplers.Base
     _quiet_optuna()
     if url.startswith("sqlite:///"):   # a new SQLite file's folder is made, as for the default one
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                             engine_kwargs=_engine_kwargs(url))
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as e:
-        raise OptimizeError(f"cannot open the storage {url}: {str(e).splitlines()[0]}") from None
+    for attempt in range(5):
+        try:
+            storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                                 engine_kwargs=_engine_kwargs(url))
+            break
+        except sqlalchemy.exc.IntegrityError:
+            # another optimizer is creating Optuna's tables in the same new database right now
+            # (PostgreSQL's concurrent CREATE TABLE): they exist once it is done
+            time.sleep(0.5 * (attempt + 1))
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError) as e:
+            raise OptimizeError(f"cannot open the storage {url}: {str(e).splitlines()[0]}") from None
+    else:
+        raise OptimizeError(f"cannot open the storage {url}: its tables could not be created (another process kept failing them)")
     try:
         study = optuna.create_study(study_name=spec.name, storage=storage, directions=spec.directions(),
                                     sampler=sampler or make_sampler(spec), load_if_exists=True)
