@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 
 from predictors.profile import grid, kineto
 from predictors.profile.llama import COMPOSITIONS, Forward, build_model, serve
+from timekeeper.calibrate import cpu_model   # one reading of the host CPU's name, shared with calibrate
 
 FORMAT = 1
 # forward passes first (the end-to-end check), serving runs last (they size a KV cache from free memory)
@@ -680,7 +681,7 @@ def meta(timer: str) -> dict[str, Any]:
         "cudnn": torch.backends.cudnn.version(),
         "python": sys.version.split()[0],
         "host": platform.node(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "date": time.strftime("%Y-%m-%d"),
         "timer": timer,
     }
@@ -697,16 +698,6 @@ def meta(timer: str) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         info["driver"] = None
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def limit(items: list[Any], quick: bool, n: int = 24) -> list[Any]:
