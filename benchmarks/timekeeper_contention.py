@@ -1,8 +1,9 @@
-"""Contention: two processes do CPU work and meet (tests/timekeeper/meet.py), side by side on two
-cores and pinned together to one core. Prints the median virtual times of each mode and how far the
-pinned runs are from the free ones. Modes alternate so that drift of the host's speed hits both.
+"""Contention: two processes do CPU work and meet, with the placements (side by side on two cores,
+pinned together to one) interleaved round by round inside each run (tests/timekeeper/meet_rounds.py).
+For each run, plain and emulated, prints the median round duration per placement (wall time when
+plain, virtual time when emulated) and how far pinned is from side by side.
 
-    python benchmarks/timekeeper_contention.py [--reps 7]
+    python benchmarks/timekeeper_contention.py [--reps 5] [--rounds 30]
 """
 from __future__ import annotations
 
@@ -14,30 +15,37 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MEET = ROOT / "tests" / "timekeeper" / "meet.py"
-KEYS = ("a_send", "b_ready", "b_recv", "a_done", "a_work", "a_cpu", "b_work", "b_cpu")
+ROUNDS = ROOT / "tests" / "timekeeper" / "meet_rounds.py"
 
 
-def run(prefix: list[str]) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-m", "revati_search.cli", "run", "--", *prefix, sys.executable, str(MEET)],
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def run(emulated: bool, rounds: int) -> dict[str, dict[str, float]]:
+    cmd = [sys.executable, str(ROUNDS), str(rounds)]
+    if emulated:
+        cmd = [sys.executable, "-m", "revati_search.cli", "run", "--", *cmd]
+    out = json.loads(subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    return {placement: {k: statistics.median(r[k] for r in rs) for k in ("virtual", "a_cpu", "b_cpu")}
+            for placement, rs in out.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=30, help="rounds per placement in each run")
     a = ap.parse_args()
-    free, pinned = [], []
-    for _ in range(a.reps):
-        free.append(run([]))
-        pinned.append(run(["taskset", "-c", "0"]))
-    print(f"{'':8}" + "".join(f"{k:>10}" for k in KEYS))
-    for name, runs in (("2 cores", free), ("1 core", pinned)):
-        print(f"{name:8}" + "".join(f"{statistics.median(r[k] for r in runs) * 1e3:>9.1f}m" for k in KEYS))
-    for k in ("a_send", "b_ready", "b_recv", "a_done"):
-        f, p = statistics.median(r[k] for r in free), statistics.median(r[k] for r in pinned)
-        print(f"{k}: pinned vs free {100 * (p - f) / f:+.1f}%")
+    print("median per round, ms: the meeting (wall time plain, virtual time emulated), A's and B's CPU time")
+    diffs: dict[str, list[float]] = {"plain": [], "emulated": []}
+    for rep in range(a.reps):
+        for mode in ("plain", "emulated"):
+            m = run(mode == "emulated", a.rounds)
+            two, one = m["two cores"], m["one core"]
+            d = 100 * (one["virtual"] - two["virtual"]) / two["virtual"]
+            diffs[mode].append(d)
+            print(f"{rep + 1} {mode:9} two cores {two['virtual'] * 1e3:6.1f} (A {two['a_cpu'] * 1e3:5.1f}, "
+                  f"B {two['b_cpu'] * 1e3:5.1f})  one core {one['virtual'] * 1e3:6.1f} (A {one['a_cpu'] * 1e3:5.1f}, "
+                  f"B {one['b_cpu'] * 1e3:5.1f})  pinned vs side by side {d:+.1f}%")
+    for mode, ds in diffs.items():
+        print(f"{mode}: pinned vs side by side, median over runs {statistics.median(ds):+.1f}% "
+              f"(range {min(ds):+.1f}% .. {max(ds):+.1f}%)")
 
 
 if __name__ == "__main__":
