@@ -1,6 +1,9 @@
-"""Real vs emulated, per validation scenario: `python benchmarks/validation_table.py [REAL_DIR EMU_DIR]`.
+"""Real vs emulated, per validation scenario: `python benchmarks/validation_table.py [--pool] [REAL_DIR EMU_DIR]`.
 
-REAL_DIR may be several folders joined by commas: a scenario is taken from the first that has it.
+REAL_DIR (and EMU_DIR) may be several folders joined by commas: a scenario is taken from the first that
+has it; with --pool, from all that have it: each metric is then the median of the scenario's runs, and
+the ordering check also counts the swaps among the pairs the real runs decide (every real run of one
+scenario above every real run of the other), since pairs whose real runs overlap have no real order.
 
 Reads REAL_DIR/<scenario>/summary.json (from `revati-search emulate RUN --real`, see
 benchmarks/validation_real.sh) and EMU_DIR/<scenario>/summary.json (the same run file emulated on a
@@ -32,18 +35,42 @@ def load_first(dirs: list[Path]) -> dict[str, dict]:
     return dict(sorted(out.items()))
 
 
+def load_all(dirs: list[Path]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for d in dirs:
+        for n, s in load(d).items():
+            out.setdefault(n, []).append(s)
+    return dict(sorted(out.items()))
+
+
+def pooled(runs: list[dict]) -> dict:
+    """Each metric's median over the runs that have it."""
+    return {m: statistics.median(v) for m in METRICS if (v := [r[m] for r in runs if r.get(m) is not None])}
+
+
 def gap(a: float, b: float) -> float:
     return abs(a - b) / min(abs(a), abs(b))
 
 
 def main(argv: list[str]) -> int:
+    pool = "--pool" in argv
+    argv = [a for a in argv if a != "--pool"]
     real_dirs = [Path(x) for x in argv[0].split(",")] if argv else [HERE / "real-h100-2026-11-21"]
-    real_dir = ",".join(map(str, real_dirs))
-    emu_dir = Path(argv[1]) if len(argv) > 1 else HERE / "emulated-2026-11-21"
-    real, emu = load_first(real_dirs), load(emu_dir)
+    emu_dirs = [Path(x) for x in argv[1].split(",")] if len(argv) > 1 else [HERE / "emulated-2026-11-21"]
+    real_runs, emu_runs = load_all(real_dirs), load_all(emu_dirs)
+    if pool:
+        real = {n: pooled(rs) for n, rs in real_runs.items()}
+        emu = {n: pooled(rs) for n, rs in emu_runs.items()}
+    else:
+        real, emu = load_first(real_dirs), load_first(emu_dirs)
     pairs = [n for n in real if n in emu]
-    print(f"real: {real_dir}  ({len(real)} scenarios)\nemulated: {emu_dir}  ({len(emu)} scenarios)\n"
-          f"pairs: {len(pairs)}; missing emulation: {', '.join(n for n in real if n not in emu) or '-'}\n")
+    print(f"real: {','.join(map(str, real_dirs))}  ({len(real)} scenarios)\n"
+          f"emulated: {','.join(map(str, emu_dirs))}  ({len(emu)} scenarios)\n"
+          f"pairs: {len(pairs)}; missing emulation: {', '.join(n for n in real if n not in emu) or '-'}")
+    if pool:
+        print("pooled: medians of " + ", ".join(f"{n} {len(real_runs[n])} real/{len(emu_runs[n])} emulated"
+                                                 for n in pairs))
+    print()
     errs: dict[str, list[float]] = {m: [] for m in METRICS}
     w = max([24, *map(len, pairs)])
     print(f"{'scenario':{w}s} {'metric':18s} {'real':>10s} {'emulated':>10s} {'error':>8s}")
@@ -69,6 +96,14 @@ def main(argv: list[str]) -> int:
             f"{a}/{b} (real {real[a][m]:.1f} vs {real[b][m]:.1f}, {gap(real[a][m], real[b][m]):.1%} apart;"
             f" emulated {emu[a][m]:.1f} vs {emu[b][m]:.1f})" for a, b in swapped)
         print(f"  {m:18s} {same}")
+        if pool:
+            def decided(a: str, b: str) -> bool:
+                ra, rb = [r[m] for r in real_runs[a] if m in r], [r[m] for r in real_runs[b] if m in r]
+                return max(ra) < min(rb) or max(rb) < min(ra)
+            dec = [(a, b) for i, a in enumerate(have) for b in have[i + 1:] if decided(a, b)]
+            bad = [(a, b) for a, b in swapped if decided(a, b)]
+            print(f"  {'':18s} of the {len(dec)} pairs the real runs decide: " +
+                  ("all in the real order" if not bad else f"{len(bad)} swapped: " + ", ".join(f"{a}/{b}" for a, b in bad)))
     return 0
 
 

@@ -339,6 +339,7 @@ class KernelTable:
         for name, g, b, ns, source in samples:
             by_name.setdefault(name, {}).setdefault((g, b), []).append((0.0, ns, priority(source)))
         by_name_ns = {n: {geo: self._pick(v) for geo, v in geos.items()} for n, geos in by_name.items()}
+        llm_work = {n: {geo for geo, v in geos.items() if max(p for _, _, p in v) > 0} for n, geos in by_name.items()}
         self.exact = {(n, g, b): ns for n, geo in by_name_ns.items() for (g, b), ns in geo.items()}
         self.names = set(by_name)
         self.by_level1: dict[str, list[str]] = {}
@@ -348,15 +349,22 @@ class KernelTable:
             self.by_level1.setdefault(kn.level1(n), []).append(n)
             self.by_level2.setdefault(kn.level2(n), []).append(n)
             self.by_template.setdefault(kn.template(n), []).append(n)
-        # per name: x = log2 blocks (same block shape) or log2 threads -> log ns
-        self.blocks: dict[tuple[str, tuple[int, ...]], list[tuple[float, float]]] = {}
-        self.threads: dict[str, list[tuple[float, float]]] = {}
+        # per name: x = log2 blocks (same block shape) or log2 threads -> log ns. One name can do
+        # different work per block (a copy of contiguous, transposed or broadcast data), so between
+        # two launches measured in LLM work (serving runs, forward passes) the time follows the
+        # line through those alone (`llm_blocks`, `llm_threads`): the sweep's launches of the same
+        # kernel can cost several times more per block and would otherwise set it there.
+        blocks: dict[tuple[str, tuple[int, ...]], list[tuple[float, float, bool]]] = {}
+        threads: dict[str, list[tuple[float, float, bool]]] = {}
         for n, geo in by_name_ns.items():
             for (g, b), ns in geo.items():
-                self.blocks.setdefault((n, b), []).append((_log(math.prod(g)), math.log(ns)))
-                self.threads.setdefault(n, []).append((_log(math.prod(g) * math.prod(b)), math.log(ns)))
-        self.blocks = {k: _line(v) for k, v in self.blocks.items()}
-        self.threads = {k: _line(v) for k, v in self.threads.items()}
+                llm = (g, b) in llm_work[n]
+                blocks.setdefault((n, b), []).append((_log(math.prod(g)), math.log(ns), llm))
+                threads.setdefault(n, []).append((_log(math.prod(g) * math.prod(b)), math.log(ns), llm))
+        self.blocks = {k: _line((x, y) for x, y, _ in v) for k, v in blocks.items()}
+        self.threads = {k: _line((x, y) for x, y, _ in v) for k, v in threads.items()}
+        self.llm_blocks = {k: line for k, v in blocks.items() if len(line := _line((x, y) for x, y, llm in v if llm)) >= 2}
+        self.llm_threads = {k: line for k, v in threads.items() if len(line := _line((x, y) for x, y, llm in v if llm)) >= 2}
         self.family: dict[str, list[tuple[float, float]]] = {}
         for t, members in self.by_template.items():
             self.family[t] = _line(p for m in members for p in self.threads[m])
@@ -417,11 +425,16 @@ class KernelTable:
             return statistics.median(values), "exact" if how == "name" else f"exact/{how}"
         values = []
         for n in matched:
+            xb, xt = _log(math.prod(g)), _log(math.prod(g) * math.prod(b))
             line = self.blocks.get((n, b))
-            if line:
-                values.append(self._scale(line, _log(math.prod(g)), n, math.prod(b)))
+            if (llm := self.llm_blocks.get((n, b))) and llm[0][0] <= xb <= llm[-1][0]:
+                values.append(self._scale(llm, xb, n, math.prod(b)))
+            elif line:
+                values.append(self._scale(line, xb, n, math.prod(b)))
+            elif (llm := self.llm_threads.get(n)) and llm[0][0] <= xt <= llm[-1][0]:
+                values.append(self._scale(llm, xt, n, 1))
             elif self.threads.get(n):
-                values.append(self._scale(self.threads[n], _log(math.prod(g) * math.prod(b)), n, 1))
+                values.append(self._scale(self.threads[n], xt, n, 1))
         if values:
             return statistics.median(values), f"geometry/{how}"
         return None, "none"
