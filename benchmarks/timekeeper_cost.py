@@ -6,6 +6,8 @@
   the floor under it: a plain process reading its CPU-time clock (a system call; an emulated read
   makes two, the thread's context switches and the process's CPU time)
 - jump: wall time per virtual sleep when the process is alone (every sleep is a jump)
+- the floor under a jump: a futex round trip between two threads (wake_latency.c), on two cores
+  and on one (a jump wakes the monitor and the monitor wakes the sleeper)
 - a one-hour time.sleep: wall time of the whole command under the launcher
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +52,15 @@ def wall(code: str, env: dict[str, str] | None) -> float:
     return time.perf_counter() - t
 
 
+def wake_round_trip_us(pin: bool) -> float:
+    """Mean futex round trip between two threads, from benchmarks/wake_latency.c."""
+    with tempfile.TemporaryDirectory() as d:
+        exe = Path(d) / "wake_latency"
+        subprocess.run(["gcc", "-O2", "-pthread", "-o", str(exe), str(ROOT / "benchmarks" / "wake_latency.c")], check=True)
+        cmd = (["taskset", "-c", "0"] if pin else []) + [str(exe)]
+        return float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
@@ -65,6 +77,9 @@ def main() -> None:
           f"{statistics.median(plain):.0f} ns plain; a plain CPU-time clock read (one system call) "
           f"{statistics.median(cpu_clock):.0f} ns")
     print(f"virtual sleep (a jump each), wall per sleep: median {statistics.median(jumps) * 1e6:.0f} us")
+    two = statistics.median(wake_round_trip_us(False) for _ in range(a.reps))
+    one = statistics.median(wake_round_trip_us(True) for _ in range(a.reps))
+    print(f"floor: a futex round trip between two threads, median {two:.1f} us on two cores, {one:.1f} us on one")
     print(f"python -c 'time.sleep(3600)' under the timekeeper: median {statistics.median(hour):.2f} s of wall time "
           f"(interpreter start-up {base:.2f} s)")
 
