@@ -15,6 +15,8 @@ import struct
 import sys
 import time
 
+from cpu_loop import work
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 12
 A_N = int(sys.argv[2]) if len(sys.argv) > 2 else 400_000
 B_N = int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000
@@ -23,13 +25,6 @@ if len(CPUS) < 2:
     sys.exit("meet_rounds.py needs two CPUs")
 PLACEMENTS = {"two cores": (CPUS[1], CPUS[0]), "one core": (CPUS[0], CPUS[0])}
 ORDER = [name for _ in range(ROUNDS) for name in PLACEMENTS]
-
-
-def work(n: int) -> int:
-    x = 0
-    for i in range(n):
-        x += i * i
-    return x
 
 
 a, b = socket.socketpair()
