@@ -27,20 +27,18 @@ def load(d: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(d.glob("*/summary.json"))}
 
 
-def load_first(dirs: list[Path]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for d in dirs:
-        for n, s in load(d).items():
-            out.setdefault(n, s)
-    return dict(sorted(out.items()))
-
-
 def load_all(dirs: list[Path]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for d in dirs:
         for n, s in load(d).items():
             out.setdefault(n, []).append(s)
     return dict(sorted(out.items()))
+
+
+def decided(runs_a: list[dict], runs_b: list[dict], m: str) -> bool:
+    """Whether the real runs order two scenarios by m: every run of one above every run of the other."""
+    ra, rb = [r[m] for r in runs_a if m in r], [r[m] for r in runs_b if m in r]
+    return max(ra) < min(rb) or max(rb) < min(ra)
 
 
 def pooled(runs: list[dict]) -> dict:
@@ -58,11 +56,9 @@ def main(argv: list[str]) -> int:
     real_dirs = [Path(x) for x in argv[0].split(",")] if argv else [HERE / "real-h100-2026-11-21"]
     emu_dirs = [Path(x) for x in argv[1].split(",")] if len(argv) > 1 else [HERE / "emulated-2026-11-21"]
     real_runs, emu_runs = load_all(real_dirs), load_all(emu_dirs)
-    if pool:
-        real = {n: pooled(rs) for n, rs in real_runs.items()}
-        emu = {n: pooled(rs) for n, rs in emu_runs.items()}
-    else:
-        real, emu = load_first(real_dirs), load_first(emu_dirs)
+    pick = pooled if pool else (lambda runs: runs[0])
+    real = {n: pick(rs) for n, rs in real_runs.items()}
+    emu = {n: pick(rs) for n, rs in emu_runs.items()}
     pairs = [n for n in real if n in emu]
     print(f"real: {','.join(map(str, real_dirs))}  ({len(real)} scenarios)\n"
           f"emulated: {','.join(map(str, emu_dirs))}  ({len(emu)} scenarios)\n"
@@ -97,11 +93,8 @@ def main(argv: list[str]) -> int:
             f" emulated {emu[a][m]:.1f} vs {emu[b][m]:.1f})" for a, b in swapped)
         print(f"  {m:18s} {same}")
         if pool:
-            def decided(a: str, b: str) -> bool:
-                ra, rb = [r[m] for r in real_runs[a] if m in r], [r[m] for r in real_runs[b] if m in r]
-                return max(ra) < min(rb) or max(rb) < min(ra)
-            dec = [(a, b) for i, a in enumerate(have) for b in have[i + 1:] if decided(a, b)]
-            bad = [(a, b) for a, b in swapped if decided(a, b)]
+            dec = [(a, b) for i, a in enumerate(have) for b in have[i + 1:] if decided(real_runs[a], real_runs[b], m)]
+            bad = [(a, b) for a, b in swapped if decided(real_runs[a], real_runs[b], m)]
             print(f"  {'':18s} of the {len(dec)} pairs the real runs decide: " +
                   ("all in the real order" if not bad else f"{len(bad)} swapped: " + ", ".join(f"{a}/{b}" for a, b in bad)))
     return 0
