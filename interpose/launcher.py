@@ -85,17 +85,19 @@ class VirtualGPUs:
         run_dir = Path(self._dir.name)
         predictor = create(self.config.predictor, self.hardware)
         self.hardware_file = run_dir / "hardware.txt"
-        # host costs as the predictor has them (a profile's measurements, else the catalog's)
-        self.hardware_file.write_text(native_config(predictor, self.config.gpus))
+        scale = default_scale = calibrate.cpu_scale(self.hardware.key)[0]
+        if self.config.cpu_scale is not None:
+            scale = self.config.cpu_scale
+        # host costs as the predictor has them (a profile's measurements, else the catalog's); the
+        # libraries' host time was measured on the target's host, which the default scale models
+        library_scale = scale / default_scale if self.config.timekeeper else 1.0
+        self.hardware_file.write_text(native_config(predictor, self.config.gpus, library_scale))
         self.socket = run_dir / "predictor.sock"
         self._server = PredictorServer(predictor, str(self.socket))
         self._server.start()
         if self.config.trace_dir:
             Path(self.config.trace_dir).mkdir(parents=True, exist_ok=True)
         if self.config.timekeeper:
-            scale = self.config.cpu_scale
-            if scale is None:
-                scale = calibrate.cpu_scale(self.hardware.key)[0]
             self.timekeeper = Timekeeper(scale, run_dir=run_dir, on_failure=lambda _reason: self._kill_group())
             self.timekeeper.start()
         return self

@@ -35,9 +35,10 @@ def host_costs(predictor: Predictor) -> HostCosts:
     return measured if isinstance(measured, HostCosts) else predictor.hardware.host_costs()
 
 
-def native_config(predictor: Predictor, gpus: int) -> str:
-    """The hardware file for ``gpus`` virtual GPUs served by ``predictor``."""
-    return predictor.hardware.native_config(gpus, host_costs(predictor))
+def native_config(predictor: Predictor, gpus: int, library_scale: float = 1.0) -> str:
+    """The hardware file for ``gpus`` virtual GPUs served by ``predictor`` (``library_scale``: see
+    ``Hardware.native_config``)."""
+    return predictor.hardware.native_config(gpus, host_costs(predictor), library_scale)
 
 
 def _roofline(argument: str, hardware: Hardware) -> Predictor:

@@ -68,10 +68,12 @@ class Hardware(BaseModel):
     def host_costs(self) -> HostCosts:
         return HostCosts(self.launch_latency_ns, self.sync_latency_ns, f"catalog ({self.key})")
 
-    def native_config(self, gpus: int, host: HostCosts | None = None) -> str:
+    def native_config(self, gpus: int, host: HostCosts | None = None, library_scale: float = 1.0) -> str:
         """The text file the C interposer reads: one ``item value`` per line; ``name`` takes the rest.
         ``host`` replaces the catalog's host costs (``predictors.base.native_config`` passes the
-        predictor's: a profile's measurements)."""
+        predictor's: a profile's measurements). ``library_scale`` multiplies the libraries' host
+        time (measured on the target's host): a run that models a slower or faster host than the
+        measured one scales that CPU work as it scales the rest."""
         if gpus < 1:
             raise ValueError(f"gpus must be >= 1, got {gpus}")
         host = host or self.host_costs()
@@ -88,8 +90,10 @@ class Hardware(BaseModel):
             f"sync_latency_ns {host.sync_latency_ns}",
         ]
         library, library_source = library_host_costs(self.key)
+        if library_scale != 1.0:
+            library_source += f", x{library_scale:.4g} for the modelled host's CPU speed"
         lines.append(f"# library host costs: {library_source}")
-        lines += [f"{item} {value}" for item, value in library.items()]
+        lines += [f"{item} {round(value * library_scale)}" for item, value in library.items()]
         lines += [f"attr {number} {self.attributes[number]}" for number in sorted(self.attributes)]
         return "\n".join(lines) + "\n"
 

@@ -301,6 +301,25 @@ def test_the_launcher_writes_the_predictors_host_costs() -> None:
         assert v.hardware_file.read_text() == load("h200").native_config(1)
 
 
+def test_a_slower_modelled_host_scales_the_libraries_host_time() -> None:
+    """cuDNN's plan-build time was measured on the target's host, which the default cpu_scale models;
+    a run given another scale (another host) scales that CPU work with the rest of it."""
+    from interpose.launcher import VirtualGPUConfig, VirtualGPUs
+    from predictors.catalog import library_host_costs
+    from timekeeper import calibrate
+
+    measured = library_host_costs("h100")[0]["cudnn_plan_build_ns"]
+    default = calibrate.cpu_scale("h100")[0]
+
+    def plan_build_ns(cpu_scale: float | None) -> int:
+        with VirtualGPUs(VirtualGPUConfig(gpu="h100", cpu_scale=cpu_scale)) as v:
+            line = next(x for x in v.hardware_file.read_text().splitlines() if x.startswith("cudnn_plan_build_ns "))
+        return int(line.split()[1])
+
+    assert plan_build_ns(None) == measured
+    assert plan_build_ns(default * 1.5) == pytest.approx(measured * 1.5, abs=1)
+
+
 def test_a_repeated_lookup_costs_under_a_microsecond() -> None:
     predictor = create("profiled", load("h100"))
     ops = [GemmOp(m=m, n=4096, k=4096, dtype_a="bf16", dtype_b="bf16", dtype_c="bf16", compute="f32", trans_b=True)
