@@ -95,6 +95,17 @@ def _quiet_optuna() -> None:
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
+# PostgreSQL fails a concurrent CREATE TABLE / CREATE TYPE of the same name with one of these, depending
+# on timing (all seen in tests): unique_violation on its catalog, duplicate_table, duplicate_object (enums)
+_TABLE_RACE_SQLSTATES = {"23505", "42P07", "42710"}
+
+
+def _lost_table_creation_race(e: Exception) -> bool:
+    orig = getattr(e, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)   # psycopg 3 / psycopg2
+    return state in _TABLE_RACE_SQLSTATES
+
+
 def open_study(spec: StudySpec, url: str, sampler: Optional[optuna.samplers.BaseSampler] = None) -> optuna.Study:
     import sqlalchemy.exc
 
@@ -106,7 +117,9 @@ def open_study(spec: StudySpec, url: str, sampler: Optional[optuna.samplers.Base
             storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                                                  engine_kwargs=_engine_kwargs(url))
             break
-        except sqlalchemy.exc.IntegrityError:
+        except sqlalchemy.exc.DBAPIError as e:
+            if not _lost_table_creation_race(e):
+                raise OptimizeError(f"cannot open the storage {url}: {str(e).splitlines()[0]}") from None
             # another optimizer is creating Optuna's tables in the same new database right now
             # (PostgreSQL's concurrent CREATE TABLE): they exist once it is done
             time.sleep(0.5 * (attempt + 1))
