@@ -78,6 +78,8 @@ class VirtualGPUs:
         self._server: PredictorServer | None = None
         self.timekeeper: Timekeeper | None = None
         self._group: int | None = None   # process group of the command run() is running
+        self.cpu_scale: float = 1.0      # the scale in use, and where it came from (set on entry)
+        self.cpu_scale_source: str = ""
 
     def __enter__(self) -> VirtualGPUs:
         self.lib_dir = ensure_built(self.config.lib_dir, self.config.cuda_major)
@@ -85,9 +87,11 @@ class VirtualGPUs:
         run_dir = Path(self._dir.name)
         predictor = create(self.config.predictor, self.hardware)
         self.hardware_file = run_dir / "hardware.txt"
-        scale = default_scale = calibrate.cpu_scale(self.hardware.key)[0]
+        default_scale, self.cpu_scale_source = calibrate.cpu_scale(self.hardware.key)
+        scale = default_scale
         if self.config.cpu_scale is not None:
-            scale = self.config.cpu_scale
+            scale, self.cpu_scale_source = self.config.cpu_scale, "given"
+        self.cpu_scale = scale   # recorded with every emulated result
         # host costs as the predictor has them (a profile's measurements, else the catalog's); the
         # libraries' host time was measured on the target's host, which the default scale models
         library_scale = scale / default_scale if self.config.timekeeper else 1.0

@@ -101,6 +101,7 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
         with VirtualGPUs(cfg) as v:
             code, timed_out = run_group(cmd, v.env(), opts.timeout_s)
             reason = v.timekeeper.failure if v.timekeeper else None
+            cpu_scale = {"cpu_scale": v.cpu_scale, "cpu_scale_source": v.cpu_scale_source}
     wall = time.perf_counter() - t
     if code != 0 or timed_out or reason:
         err = out / "error.txt"
@@ -128,6 +129,7 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
             summary["serving_wall_per_virtual_s"] = summary["serving_wall_s"] / summary["duration"]
         summary["emulation_wall_per_virtual_s"] = wall / summary["duration"] if summary["duration"] else None
         summary["predictor"] = opts.predictor
+        summary.update(cpu_scale)
     summary["requests"] = len(reqs)
     price = _price(spec.hardware.gpu) * spec.hardware.count
     if price and summary["total_output_tokens"]:

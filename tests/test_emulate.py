@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from timekeeper import calibrate
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "studies" / "models" / "tiny-llama"
 CLI = [sys.executable, "-c", "from revati_search.cli import app; app()"]
@@ -41,6 +43,7 @@ def test_emulate_tiny_llama_on_virtual_h100(tmp_path):
             assert f"{stat}_{series}_ms" in s
     assert s["completed"] == s["requests"] == 8 and s["failed"] == 0 and s["mode"] == "emulated"
     assert s["versions"]["gpu"] == "NVIDIA H100 80GB HBM3" and s["versions"]["transformers"] == "5.18.0"
+    assert [s["cpu_scale"], s["cpu_scale_source"]] == list(calibrate.cpu_scale("h100"))   # what virtual CPU time meant
     work = [json.loads(line) for line in (out / "workload.jsonl").read_text().splitlines()]
     rows = list(csv.DictReader((out / "requests.csv").open()))
     assert [r["request_id"] for r in rows] == [w["request_id"] for w in work]
