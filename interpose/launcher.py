@@ -39,6 +39,7 @@ class VirtualGPUConfig:
     lib_dir: Path | None = None        # default: interpose/lib (CUDA 13), interpose/lib-cu12
     timekeeper: bool = True            # virtual clocks; False: programs run on real time
     cpu_scale: float | None = None     # virtual ns per CPU ns here; None: calibrated, else default for gpu
+    target_host: calibrate.CpuTimings | None = None   # model this measured host instead (cpu_scale wins)
 
 
 def ensure_built(lib_dir: Path | None = None, cuda_major: int = native_build.DEFAULT_MAJOR) -> Path:
@@ -91,6 +92,8 @@ class VirtualGPUs:
         scale = default_scale
         if self.config.cpu_scale is not None:
             scale, self.cpu_scale_source = self.config.cpu_scale, "given"
+        elif self.config.target_host is not None:
+            scale, self.cpu_scale_source = calibrate.scale_to(self.config.target_host)
         self.cpu_scale = scale   # recorded with every emulated result
         # host costs as the predictor has them (a profile's measurements, else the catalog's); the
         # libraries' host time was measured on the target's host, which the default scale models

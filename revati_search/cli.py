@@ -2,12 +2,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+if TYPE_CHECKING:
+    from timekeeper.calibrate import CpuTimings
+
 app = typer.Typer(help="GPU-free configuration search for LLM serving.", no_args_is_help=True,
                   add_completion=False)
+
+
+TargetHost = Annotated[Optional[Path], typer.Option(
+    exists=True, dir_okay=False,
+    help="Model this measured host's CPU speed: its `python3 -m timekeeper.calibrate` output (JSON), "
+         "e.g. the calibrate.json of a real validation run. Excludes --cpu-scale.")]
+
+
+def _target_host(path: Optional[Path], cpu_scale: Optional[float]) -> Optional[CpuTimings]:
+    if path is None:
+        return None
+    if cpu_scale is not None:
+        raise typer.BadParameter("give --cpu-scale or --target-host, not both", param_hint="--target-host")
+    from timekeeper.calibrate import load_timings
+
+    try:
+        return load_timings(path)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--target-host") from None
 
 
 @app.callback()
@@ -27,6 +49,7 @@ def run(
     cuda_major: Annotated[int, typer.Option(min=12, max=13, help="CUDA major of the fake libraries: 13, or 12 for programs built against CUDA 12 (libcudart.so.12, ...).")] = 13,
     timekeeper: Annotated[bool, typer.Option("--timekeeper/--no-timekeeper", help="Virtual clocks (libc time and timed waits); off: the command runs on real time.")] = True,
     cpu_scale: Annotated[Optional[float], typer.Option(min=1e-6, help="Virtual ns per ns of CPU time here (default: `revati-search calibrate`'s result, else a stored default for --gpu).")] = None,
+    target_host: TargetHost = None,
 ) -> None:
     """Run COMMAND on virtual GPUs:  revati-search run [OPTIONS] -- COMMAND [ARGS]..."""
     from interpose.launcher import VirtualGPUConfig, VirtualGPUs
@@ -41,7 +64,7 @@ def run(
         raise typer.BadParameter(str(e.args[0]), param_hint="--gpu") from None
     config = VirtualGPUConfig(gpu=gpu, gpus=gpus, predictor=predictor, trace_dir=trace, strict=strict,
                               real_alloc_max=real_alloc_max, cuda_major=cuda_major, timekeeper=timekeeper,
-                              cpu_scale=cpu_scale)
+                              cpu_scale=cpu_scale, target_host=_target_host(target_host, cpu_scale))
     from interpose.build import BuildError
     try:
         with VirtualGPUs(config) as v:
@@ -204,6 +227,7 @@ def emulate(
     trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Write the virtual timeline (trace.json).")] = True,
     predictor: Annotated[str, typer.Option(help="Duration model (as for run).")] = "default",
     cpu_scale: Annotated[Optional[float], typer.Option(min=1e-6, help="Virtual ns per ns of CPU time here.")] = None,
+    target_host: TargetHost = None,
     timeout: Annotated[Optional[float], typer.Option(min=1, help="Wall-clock limit in seconds (a hung engine fails the run).")] = None,
     compare: Annotated[Optional[Path], typer.Option(exists=True, help="A --real run's folder (or summary.json) of the same run file: writes OUT/compare.json.")] = None,
 ) -> None:
@@ -218,7 +242,8 @@ def emulate(
         typer.echo(f"revati-search: bad run file {run_file}:\n{e}", err=True)
         raise typer.Exit(2) from None
     try:
-        s = em.run(spec, out, em.Options(real=real, trace=trace, predictor=predictor, cpu_scale=cpu_scale, timeout_s=timeout))
+        s = em.run(spec, out, em.Options(real=real, trace=trace, predictor=predictor, cpu_scale=cpu_scale,
+                                         target_host=_target_host(target_host, cpu_scale), timeout_s=timeout))
     except em.RunError as e:
         typer.echo(f"revati-search: the run failed: {e}", err=True)
         raise typer.Exit(e.code) from None

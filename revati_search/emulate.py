@@ -14,10 +14,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import metrics, spec as spec_mod, workloads
 from .procs import run_group
+
+if TYPE_CHECKING:
+    from timekeeper.calibrate import CpuTimings
 
 RUN_FAILED = 125
 
@@ -36,6 +39,7 @@ class Options:
     trace: bool = True
     predictor: str = "default"
     cpu_scale: Optional[float] = None
+    target_host: Optional[CpuTimings] = None   # a measured host's benchmark: its cpu_scale
     timeout_s: Optional[float] = None   # wall-clock limit for the harness
 
 
@@ -97,7 +101,8 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
         from interpose.launcher import VirtualGPUConfig, VirtualGPUs
 
         cfg = VirtualGPUConfig(gpu=spec.hardware.gpu, gpus=spec.hardware.count, predictor=opts.predictor,
-                               trace_dir=trace_dir if opts.trace else None, cpu_scale=opts.cpu_scale)
+                               trace_dir=trace_dir if opts.trace else None, cpu_scale=opts.cpu_scale,
+                               target_host=opts.target_host)
         with VirtualGPUs(cfg) as v:
             code, timed_out = run_group(cmd, v.env(), opts.timeout_s)
             reason = v.timekeeper.failure if v.timekeeper else None

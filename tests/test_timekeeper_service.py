@@ -343,6 +343,31 @@ def test_cli_options(core_built: None) -> None:
 
 
 # ---------------- calibration ----------------
+def test_a_measured_target_host_sets_the_scale(core_built: None, tmp_path: Path) -> None:
+    """--target-host FILE (a host's `python3 -m timekeeper.calibrate` output) models that host: the scale
+    is its benchmark against this host's (here: the stored emulation host's, no calibration cached)."""
+    from conftest import revati_run
+    from timekeeper import calibrate
+    measured = subprocess.run([sys.executable, "-m", "timekeeper.calibrate", "--repeats", "1"], cwd=ROOT,
+                              capture_output=True, text=True, check=True, timeout=120).stdout
+    slow = {**json.loads(measured)}
+    slow["python_loop_s"] *= 3   # a host three times slower on the loop than this one measured
+    host_file = tmp_path / "calibrate.json"
+    host_file.write_text(json.dumps(slow))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    read_scale = ("import os; from timekeeper.page import Page; "
+                  "print(Page.from_buffer_copy(open(os.environ['REVATI_TIMEKEEPER'], 'rb').read()).cpu_scale)")
+    r = revati_run(["--predictor", "fixed:1ms", "--target-host", str(host_file)], [sys.executable, "-c", read_scale], env=env)
+    assert r.returncode == 0, r.stderr
+    expected = calibrate.scale(calibrate.load_timings(host_file), calibrate.default_host())
+    assert float(r.stdout) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(calibrate.scale(calibrate.CpuTimings(**json.loads(measured)), calibrate.default_host()) * 3 ** 0.5)
+    host_file.write_text(json.dumps({"python_loop_s": 1.0}))
+    r = revati_run(["--target-host", str(host_file)], [sys.executable, "-c", "pass"], env=env)
+    said = " ".join(r.stderr.replace("│", " ").split())   # the error box wraps lines where the path ends
+    assert r.returncode == 2 and "is not the output of `python3 -m timekeeper.calibrate`" in said
+
+
 def test_calibrate_caches_the_scale(tmp_path: Path) -> None:
     from timekeeper import calibrate
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}

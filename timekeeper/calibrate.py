@@ -178,6 +178,38 @@ def cpu_scale(target: str) -> tuple[float, str]:
     return scale(ref, default_host()), "default (reference emulation host; run `revati-search calibrate`)"
 
 
+def _here() -> tuple[CpuTimings, str]:
+    """This host's benchmark timings: its calibration, else the stored emulation host's."""
+    fields = {f.name for f in dataclasses.fields(CpuTimings)}
+    for entry in _read_cache().get(socket.gethostname(), {}).values():
+        if entry.get("benchmark_version") == BENCHMARK_VERSION:
+            return CpuTimings(**{k: v for k, v in entry.items() if k in fields}), f"this host's calibration of {entry['measured']}"
+    return default_host(), "the stored emulation host"
+
+
+def load_timings(path: Path) -> CpuTimings:
+    """A host's benchmark result as `python3 -m timekeeper.calibrate` writes it (ValueError if it is not one)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    fields = {f.name for f in dataclasses.fields(CpuTimings)}
+    try:
+        timings = CpuTimings(**{k: v for k, v in data.items() if k in fields})
+    except (TypeError, AttributeError):
+        raise ValueError(f"{path} is not the output of `python3 -m timekeeper.calibrate` "
+                         "(needs cpu_model, python_loop_s, torch_ops_s, python, torch, measured)") from None
+    if timings.benchmark_version != BENCHMARK_VERSION:
+        raise ValueError(f"{path} holds benchmark version {timings.benchmark_version}; this one is {BENCHMARK_VERSION}: measure again")
+    return timings
+
+
+def scale_to(target: CpuTimings) -> tuple[float, str]:
+    """The scale that models one measured target host (its `calibrate.json`), and where it came from."""
+    here, source = _here()
+    return scale(target, here), f"target host measured {target.measured} ({target.cpu_model}) against {source}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Measure this host's CPU benchmark timings (JSON on stdout).")
     parser.add_argument("--repeats", type=int, default=REPEATS)
