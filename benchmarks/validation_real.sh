@@ -16,7 +16,7 @@ python3 -c "import torch, transformers, pydantic; print(torch.__version__, torch
 { echo "hostname $(hostname)"; echo "nproc $(nproc)"; grep -m1 'model name' /proc/cpuinfo; grep -m1 'cpu MHz' /proc/cpuinfo; grep -m1 'cache size' /proc/cpuinfo; uname -r; } | tee $R/host.txt
 python3 -m timekeeper.calibrate --repeats 7 > $R/calibrate.json 2>&1; cat $R/calibrate.json
 # cheapest first (real wall time per run on the first H100 host, build and warm-up included)
-runs=${RUNS:-"1b-burst-32-page32 1b-burst-64-graph 1b-poisson-32rps-graph 1b-chunked-fifo 1b-chunked-prefill-first 1b-poisson-16rps-prefill-first 1b-shared-prefix 1b-shared-prefix-nosharing qwen3-1.7b-poisson-8rps 1b-poisson-8rps 8b-poisson-8rps-graph 8b-mooncake-sample 8b-burst-64 8b-poisson-4rps"}
+runs=${RUNS:-"1b-burst-32-page32 1b-burst-64-graph 1b-poisson-32rps-graph 1b-chunked-fifo 1b-chunked-prefill-first 1b-poisson-16rps-prefill-first 1b-shared-prefix 1b-shared-prefix-nosharing qwen3-1.7b-poisson-8rps 1b-poisson-8rps 8b-poisson-8rps-graph 8b-mooncake-sample 8b-burst-64 8b-poisson-4rps qwen3-moe-small-gamma-graph gemma2-2b-gamma phi3-mini-gamma-graph mistral-7b-gamma-graph"}
 for name in $runs; do
   left=$(( BUDGET_S - ($(date +%s) - start) ))
   case $name in 8b-*) cap=100;; *) cap=60;; esac
