@@ -8,9 +8,11 @@ import json
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from . import __version__
+from timekeeper.calibrate import CpuTimings
+
 from .spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +49,9 @@ def emulator_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def run_hash(run: RunSpec, predictor: str) -> str:
+def run_hash(run: RunSpec, predictor: str, host: Optional[CpuTimings] = None) -> str:
+    """The identity of one emulated run's result: the run, its inputs' contents, the predictor, the
+    versions, and the modelled host when one is given (a study's target_host)."""
     data: dict[str, Any] = run.model_dump(mode="json")
     data["model"] = _file_hash(Path(run.model) / "config.json")
     if run.workload.trace is not None:
@@ -57,5 +61,9 @@ def run_hash(run: RunSpec, predictor: str) -> str:
         dist = getattr(syn, name, None) if syn else None
         if getattr(dist, "dist", None) == "file":
             data["workload"]["synthetic"][name]["path"] = _file_hash(Path(dist.path))  # type: ignore[union-attr]
-    blob = json.dumps({"run": data, "predictor": predictor, "versions": versions()}, sort_keys=True)
+    ident: dict[str, Any] = {"run": data, "predictor": predictor, "versions": versions()}
+    if host is not None:   # absent otherwise, so results from before the option keep their hash
+        ident["host"] = {"python_loop_s": host.python_loop_s, "torch_ops_s": host.torch_ops_s,
+                         "benchmark_version": host.benchmark_version}
+    blob = json.dumps(ident, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]

@@ -204,6 +204,7 @@ class Optimizer:
         self.out = Path(out) if out is not None else default_out(spec)
         self.out.mkdir(parents=True, exist_ok=True)
         self.url = storage_for(spec, self.out)
+        self.host = spec.host_timings()   # the modelled host, part of every run's identity
         self.evaluate = evaluate
         self.on_event = on_event or (lambda e: None)
 
@@ -283,7 +284,7 @@ class Optimizer:
         except SpecError as e:   # a combination of knob values the engine options reject
             self._tell_fail(study, trial, params, f"invalid configuration: {e}")
             return
-        h = identity.run_hash(run, self.spec.predictor)
+        h = identity.run_hash(run, self.spec.predictor, self.host)
         trial.set_user_attr("run_hash", h)
         trial.set_user_attr("run_spec", run.model_dump(mode="json"))
         trial.set_user_attr("versions", identity.versions())
@@ -301,7 +302,8 @@ class Optimizer:
             self.on_event(TrialEvent(trial.number, "started", params, reason="same configuration as a running trial"))
             return
         job = TrialJob(trial.number, h, run.model_dump(mode="json"), str(out_dir),
-                       self.spec.trial_timeout, self.spec.predictor)
+                       self.spec.trial_timeout, self.spec.predictor,
+                       str(self.spec.target_host) if self.spec.target_host else None)
         ref = remote.remote(self.evaluate, job)
         running[ref] = [entry]
         by_hash[h] = ref

@@ -29,6 +29,8 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from timekeeper.calibrate import CpuTimings, load_timings
+
 from . import spec as run_spec
 from .objectives import Constraint, Objective
 
@@ -118,6 +120,19 @@ class StudySpec(_Strict):
     ray_address: Optional[str] = Field(default=None, description="Ray cluster (default: RAY_ADDRESS, else a local Ray)")
     seed: Optional[int] = Field(default=None, description="the sampler's seed")
     predictor: str = Field(default="default", description="duration model of the emulations")
+    target_host: Optional[Path] = Field(
+        default=None, description="a host's `python3 -m timekeeper.calibrate` output (JSON): the emulations model that "
+                                  "host's CPU speed (default: the GPU's stored host)")
+
+    @field_validator("target_host")
+    @classmethod
+    def _target_host(cls, v: Optional[Path]) -> Optional[Path]:
+        if v is not None:
+            load_timings(v)   # ValueError names the file and what is wrong with it
+        return v
+
+    def host_timings(self) -> Optional[CpuTimings]:
+        return load_timings(self.target_host) if self.target_host is not None else None
 
     @field_validator("search")
     @classmethod
@@ -212,6 +227,8 @@ def parse(data: dict[str, Any], base: Path, text: str = "", path: Path = Path("<
             data["run"] = run_spec.parse(run, base).model_dump(mode="json", exclude_none=True)
         except run_spec.SpecError as e:
             raise StudyError("\n".join(f"{path}: run.{line}" for line in str(e).splitlines())) from None
+    if isinstance(data.get("target_host"), str):
+        data["target_host"] = str((base / data["target_host"]).resolve())
     try:
         return StudySpec.model_validate(data)
     except ValidationError as e:

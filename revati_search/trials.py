@@ -30,6 +30,7 @@ class TrialJob:
     out_dir: str
     timeout_s: float
     predictor: str = "default"
+    target_host: Optional[str] = None   # a measured host's calibrate JSON: emulate --target-host
 
 
 @dataclass
@@ -63,6 +64,8 @@ def emulate_trial(job: TrialJob) -> TrialOutcome:
     run_file.write_text(json.dumps(job.run_spec, indent=1))   # JSON is YAML; paths are absolute
     cmd = [sys.executable, "-m", "revati_search.cli", "emulate", str(run_file), "--out", str(out), "--no-trace",
            "--timeout", f"{job.timeout_s:.0f}", "--predictor", job.predictor]
+    if job.target_host:
+        cmd += ["--target-host", job.target_host]
     log_path = out / "emulate.log"
     t = time.perf_counter()
     with open(log_path, "wb") as log:

@@ -3,6 +3,8 @@ real Ray (two trials at once), real SQLite; a crashing engine, a run past its ti
 resume."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
+
+from timekeeper import calibrate
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "revati_search.cli"]
@@ -39,7 +43,11 @@ parallel: 2
 cpus_per_trial: 1
 trial_timeout: 40
 storage: sqlite:///{tmp_path}/study.db
+target_host: host.json
 """)
+    # the modelled host: the stored h100 host, twice as slow on the Python loop
+    slow = {**dataclasses.asdict(calibrate.reference("h100")), "python_loop_s": 2 * calibrate.reference("h100").python_loop_s}
+    (tmp_path / "host.json").write_text(json.dumps(slow))
     return p
 
 
@@ -75,6 +83,7 @@ def test_emulated_trials_crash_hang_interrupt_resume(tmp_path: Path) -> None:
     m = ok.user_attrs["metrics"]
     assert m["completed"] == 16 and m["mode"] == "emulated" and ok.values == [m["output_throughput_per_gpu"], m["p99_ttft_ms"]]
     assert ok.user_attrs["versions"]["torch"] == "2.14.1"
+    assert m["cpu_scale_source"].startswith("target host measured")   # the study's target_host reached the run
     # Ray ran two emulations at once: the slow one spans the other's whole run
     assert ts[0].datetime_start < ok.datetime_complete and ok.datetime_start < ts[0].datetime_complete
     assert "trial 2 failed: " in r.stderr and "No requests can be scheduled" in r.stderr

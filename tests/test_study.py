@@ -1,6 +1,7 @@
 """The study file: what it accepts, and errors that name the key and its line."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -95,6 +96,24 @@ def test_bad_top_level_keys(tmp_path: Path) -> None:
     assert "run.workload.synthetic.prompt_len" in msg
     assert "required key missing" in error(tmp_path, BASE + SEARCH.replace("n_trials: 4\n", ""))
     assert "study.yaml" in error(tmp_path, BASE + "search: [oops\n")   # YAML syntax
+
+
+def test_target_host_is_a_measured_host_file_relative_to_the_study(tmp_path: Path) -> None:
+    from revati_search import identity
+    from timekeeper import calibrate
+
+    (tmp_path / "hosts").mkdir()
+    (tmp_path / "hosts" / "prod.json").write_text(json.dumps(dataclasses.asdict(calibrate.reference("h100"))))
+    (tmp_path / "study.yaml").write_text(BASE + SEARCH + "target_host: hosts/prod.json\n")
+    spec = study.load(tmp_path / "study.yaml")
+    assert spec.target_host == tmp_path / "hosts" / "prod.json" and spec.host_timings() == calibrate.reference("h100")
+    # the modelled host is part of a result's identity: other host, other hash; none, the old hash
+    hashes = {identity.run_hash(spec.run, "default", host) for host in
+              (None, calibrate.reference("h100"), dataclasses.replace(calibrate.reference("h100"), python_loop_s=1.0))}
+    assert len(hashes) == 3
+    (tmp_path / "hosts" / "prod.json").write_text('{"python_loop_s": 1}')
+    msg = error(tmp_path, BASE + SEARCH + "target_host: hosts/prod.json\n")
+    assert "target_host" in msg and "is not the output of `python3 -m timekeeper.calibrate`" in msg
 
 
 def test_schema_command_exports_the_models_schema(tmp_path: Path) -> None:
