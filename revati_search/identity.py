@@ -10,9 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
-from . import __version__
 from timekeeper.calibrate import CpuTimings
 
+from . import __version__
 from .spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -178,12 +178,17 @@ def cpu_scale(target: str) -> tuple[float, str]:
     return scale(ref, default_host()), "default (reference emulation host; run `revati-search calibrate`)"
 
 
+def _timings(data: dict[str, Any]) -> CpuTimings:
+    """CpuTimings from a JSON object that may carry more keys (the cache's cpu_scale)."""
+    fields = {f.name for f in dataclasses.fields(CpuTimings)}
+    return CpuTimings(**{k: v for k, v in data.items() if k in fields})
+
+
 def _here() -> tuple[CpuTimings, str]:
     """This host's benchmark timings: its calibration, else the stored emulation host's."""
-    fields = {f.name for f in dataclasses.fields(CpuTimings)}
     for entry in _read_cache().get(socket.gethostname(), {}).values():
         if entry.get("benchmark_version") == BENCHMARK_VERSION:
-            return CpuTimings(**{k: v for k, v in entry.items() if k in fields}), f"this host's calibration of {entry['measured']}"
+            return _timings(entry), f"this host's calibration of {entry['measured']}"
     return default_host(), "the stored emulation host"
 
 
@@ -193,9 +198,8 @@ def load_timings(path: Path) -> CpuTimings:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
-    fields = {f.name for f in dataclasses.fields(CpuTimings)}
     try:
-        timings = CpuTimings(**{k: v for k, v in data.items() if k in fields})
+        timings = _timings(data)
     except (TypeError, AttributeError):
         raise ValueError(f"{path} is not the output of `python3 -m timekeeper.calibrate` "
                          "(needs cpu_model, python_loop_s, torch_ops_s, python, torch, measured)") from None
