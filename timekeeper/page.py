@@ -9,7 +9,7 @@ from pathlib import Path
 HEADER = Path(__file__).parent / "native" / "revati_clock.h"
 
 MAGIC = 0x4B545652  # "RVTK"
-VERSION = 3
+VERSION = 4
 MAX_PROCS = 64
 MAX_THREADS = 1024
 NO_TARGET = 2**63 - 1
@@ -28,7 +28,8 @@ class Proc(ctypes.Structure):
         ("parent_slot", ctypes.c_int32),
         ("cpu_anchor_ns", ctypes.c_int64),
         ("offset_ns", ctypes.c_int64),
-        ("name", ctypes.c_char * 64),
+        ("seen_ns", ctypes.c_int64),
+        ("name", ctypes.c_char * 56),
     ]
 
 

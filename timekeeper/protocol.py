@@ -11,8 +11,11 @@ every companion file participants made beside it (``<page>.<suffix>``, e.g. ``.c
 side's collective table); processes already running keep their mappings.
 
 - Each process's time ``L_p = anchor_virtual_ns + offset_ns + cpu_scale * (cpu(pid) - cpu_anchor_ns)``;
-  the run's clock ``G = max over LIVE procs of L_p``; both read under the seqlock ``seq``. A process
-  reads its own ``L_p``, first raising its ``offset_ns`` to catch up with G when the reading thread
+  the run's clock ``G = max over LIVE procs of max(L_p, seen_ns)``; both read under the seqlock ``seq``.
+  ``seen_ns`` is the latest time a thread of the process read (atomic max; set to G at registration):
+  the kernel adds a running thread's CPU time to its process's clock only at scheduler ticks, so
+  without it a reader could see less than a peer thread or process already read. A process
+  reads ``max(L_p, its seen_ns)``, first raising its ``offset_ns`` to catch up with G when the reading thread
   blocked since its last read (so nothing is observed before it was sent); a virtual wait that ends
   at its target raises ``L_p`` to the target. ``CLOCK_REALTIME = L_p + realtime_offset_ns``,
   ``CLOCK_MONOTONIC = L_p + monotonic_offset_ns``.

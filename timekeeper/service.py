@@ -179,16 +179,17 @@ class Timekeeper:
                 continue
             base: int = page.anchor_virtual_ns
             scale: float = page.cpu_scale
-            anchors = [(p.pid, p.cpu_anchor_ns, p.offset_ns) for p in page.procs[:page.nprocs] if p.state == PROC_LIVE]
+            anchors = [(p.pid, p.cpu_anchor_ns, p.offset_ns, p.seen_ns) for p in page.procs[:page.nprocs] if p.state == PROC_LIVE]
             if page.seq == seq:
                 break
-        most = 0
-        for pid, anchor, offset in anchors:
+        most = base
+        for pid, anchor, offset, seen in anchors:
+            most = max(most, seen)   # the latest time the process's threads read
             try:
-                most = max(most, offset + int(scale * (time.clock_gettime_ns(cpu_clock_id(pid)) - anchor)))
+                most = max(most, base + offset + int(scale * (time.clock_gettime_ns(cpu_clock_id(pid)) - anchor)))
             except OSError:   # gone: the monitor fails the run
                 continue
-        return base + most
+        return most
 
     @property
     def failure(self) -> str | None:

@@ -66,7 +66,7 @@ static void register_process(void);
 static int64_t global_now(void) {
     rvtk_page *p = g_page;
     int32_t pids[RVTK_MAX_PROCS];
-    int64_t anchors[RVTK_MAX_PROCS], offsets[RVTK_MAX_PROCS];
+    int64_t anchors[RVTK_MAX_PROCS], offsets[RVTK_MAX_PROCS], seen[RVTK_MAX_PROCS];
     int n;
     int64_t base;
     double scale;
@@ -81,19 +81,21 @@ static int64_t global_now(void) {
             if (p->procs[i].state == RVTK_PROC_LIVE) {
                 pids[n] = p->procs[i].pid;
                 offsets[n] = p->procs[i].offset_ns;
+                seen[n] = __atomic_load_n(&p->procs[i].seen_ns, __ATOMIC_ACQUIRE);
                 anchors[n++] = p->procs[i].cpu_anchor_ns;
             }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&p->seq, __ATOMIC_RELAXED) == s1) break;
     }
-    int64_t most = 0;
+    int64_t most = base;
     for (int i = 0; i < n; i++) {
+        if (seen[i] > most) most = seen[i];
         int64_t cpu = cpu_of(pids[i]);
         if (cpu < 0) continue;
-        int64_t l = offsets[i] + (int64_t)(scale * (double)(cpu - anchors[i]));
+        int64_t l = base + offsets[i] + (int64_t)(scale * (double)(cpu - anchors[i]));
         if (l > most) most = l;
     }
-    return base + most;
+    return most;
 }
 
 /* L_p, this process's own time (no catching up). */
@@ -140,14 +142,25 @@ static __thread long t_nvcsw = -1;   /* voluntary context switches at the thread
 /* What a thread of this process reads: its process's time, caught up with the run's clock if the
  * thread blocked since its last read (whoever woke it may be ahead: a message must not be seen
  * before it was sent). */
+/* What a thread reads is at least what any thread of its process read before (it may have told this
+ * one), and becomes the process's floor: another thread's CPU time that the kernel has not accounted
+ * yet (it does at its ticks) must not make a later read, or a peer's catch-up, see an earlier time. */
+static int64_t observe(int64_t t) {
+    if (g_proc < 0) return t;
+    int64_t *seen = &g_page->procs[g_proc].seen_ns;
+    int64_t cur = __atomic_load_n(seen, __ATOMIC_ACQUIRE);
+    while (t > cur && !__atomic_compare_exchange_n(seen, &cur, t, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {}
+    return t > cur ? t : cur;
+}
+
 int64_t rvtk_now(void) {
     struct rusage ru;
     getrusage(RUSAGE_THREAD, &ru);
     if (ru.ru_nvcsw != t_nvcsw) {
         t_nvcsw = ru.ru_nvcsw;
-        return catch_up(global_now());
+        return observe(catch_up(global_now()));
     }
-    return own_time();
+    return observe(own_time());
 }
 
 int64_t rvtk_clock_offset(clockid_t clock, bool *virtual_clock) {
@@ -238,6 +251,7 @@ static void register_process(void) {
         pr->exit_code = 0;
         pr->cpu_anchor_ns = cpu_of(g_pid);   /* contributes nothing yet: G is unchanged */
         pr->offset_ns = g - g_page->anchor_virtual_ns;
+        __atomic_store_n(&pr->seen_ns, g, __ATOMIC_RELEASE);
         read_name(pr->name, sizeof pr->name);
         pr->state = RVTK_PROC_LIVE;
         if ((uint32_t)slot >= g_page->nprocs) g_page->nprocs = (uint32_t)slot + 1;

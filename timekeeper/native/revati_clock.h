@@ -61,7 +61,7 @@
 #include <stdint.h>
 
 #define RVTK_MAGIC 0x4b545652u   /* "RVTK" */
-#define RVTK_VERSION 3u
+#define RVTK_VERSION 4u
 #define RVTK_MAX_PROCS 64
 #define RVTK_MAX_THREADS 1024
 #define RVTK_NO_TARGET INT64_MAX
@@ -77,7 +77,9 @@ typedef struct rvtk_proc {
     int32_t parent_slot;    /* slot of the participant that started it, -1 for the first */
     int64_t cpu_anchor_ns;  /* its CPU time at the last anchor */
     int64_t offset_ns;      /* how far it caught up with G since the last anchor */
-    char name[64];          /* command line, shortened: for error messages */
+    int64_t seen_ns;        /* the latest time a thread of it read: a floor under L_p and G (the
+                               kernel accounts another running thread's CPU time only at ticks) */
+    char name[56];          /* command line, shortened: for error messages */
 } rvtk_proc;                /* 96 bytes */
 
 typedef struct rvtk_thread {
