@@ -7,6 +7,7 @@
 # that timekeeper/hosts.json holds for the reference hosts) first, and, if at least EAGER_STEP_S (default 45)
 # seconds of the budget are left at the end, real/eager_step.json (tools/eager_step_real.py: a lone 1B
 # eager decode step with and without cuDNN SDPA). EAGER_STEP_S=0 skips it. RUNS="a b" runs only those.
+# KERNELS=1 profiles each replay's kernels into its kernels.json (CUPTI: the metrics are then not plain runs).
 export PYTHONUNBUFFERED=1
 OUT=${OUT:?}; BUDGET_S=${BUDGET_S:-500}
 R=$OUT/real; mkdir -p $R
@@ -23,7 +24,7 @@ for name in $runs; do
   t=$(( left < cap ? left : cap ))
   if [ $t -lt 20 ]; then echo "SKIP $name (only ${left}s left)"; echo "skipped: budget" > $R/$name.skipped; continue; fi
   echo "=== $name (timeout ${t}s) $(date -u +%T)"
-  timeout -k 5 $((t + 15)) python3 -m revati_search.cli emulate studies/runs/validation/$name.yaml --out $R/$name --real --no-trace --timeout $t > $R/$name.log 2>&1
+  timeout -k 5 $((t + 15)) python3 -m revati_search.cli emulate studies/runs/validation/$name.yaml --out $R/$name --real --no-trace ${KERNELS:+--kernels} --timeout $t > $R/$name.log 2>&1
   echo "rc=$?" >> $R/$name.log; tail -4 $R/$name.log
   rm -f $R/$name/workload.jsonl
 done

@@ -171,6 +171,31 @@ def _print_comparison(c: dict) -> None:
                    f"({c['emulation_wall_per_real_s']:.1f}x)")
 
 
+@app.command("kernels")
+def kernels_cmd(
+    real: Annotated[Path, typer.Argument(exists=True, help="A `--real --kernels` run's folder (or its kernels.json).")],
+    emulated: Annotated[Path, typer.Argument(exists=True, help="The same run file's emulated folder (or its kernels.json).")],
+    top: Annotated[int, typer.Option(min=1, help="How many kernels to list, largest difference first.")] = 20,
+) -> None:
+    """Where the emulation's GPU time differs from the real run's: device time per class (GEMM,
+    attention, other kernels, copies) and per kernel and launch geometry, over the trace's replay."""
+    from revati_search import kernels as kn
+
+    tables = []
+    for path, want in ((real, "real"), (emulated, "emulated")):
+        try:
+            table = kn.KernelTable.load(path)
+        except (OSError, ValueError, KeyError) as e:
+            typer.echo(f"revati-search: cannot read {path}/{kn.FILE}: {e} (real runs write it with "
+                       f"`emulate --real --kernels`, emulated runs with --trace)", err=True)
+            raise typer.Exit(2) from None
+        if table.mode != want:
+            typer.echo(f"revati-search: {path} holds a {table.mode} run's kernels, expected a {want} one", err=True)
+            raise typer.Exit(2)
+        tables.append(table)
+    typer.echo(kn.report(*tables, top=top))
+
+
 @app.command()
 def validate(
     emulated: Annotated[Path, typer.Argument(exists=True, help="An emulated run's folder (or its summary.json), from `revati-search emulate`.")],
@@ -230,6 +255,7 @@ def emulate(
     target_host: TargetHost = None,
     timeout: Annotated[Optional[float], typer.Option(min=1, help="Wall-clock limit in seconds (a hung engine fails the run).")] = None,
     compare: Annotated[Optional[Path], typer.Option(exists=True, help="A --real run's folder (or summary.json) of the same run file: writes OUT/compare.json.")] = None,
+    kernels: Annotated[bool, typer.Option("--kernels", help="With --real: profile the replay's kernels (torch.profiler) into OUT/kernels.json, for `revati-search kernels`. Emulated runs write it from their trace.")] = False,
 ) -> None:
     """Run one serving run (engine, model, GPU, workload) on virtual GPUs, or with --real on a real GPU;
     writes vllm-bench-style metrics to OUT/summary.json."""
@@ -243,7 +269,8 @@ def emulate(
         raise typer.Exit(2) from None
     try:
         s = em.run(spec, out, em.Options(real=real, trace=trace, predictor=predictor, cpu_scale=cpu_scale,
-                                         target_host=_target_host(target_host, cpu_scale), timeout_s=timeout))
+                                         target_host=_target_host(target_host, cpu_scale), timeout_s=timeout,
+                                         kernels=kernels))
     except em.RunError as e:
         typer.echo(f"revati-search: the run failed: {e}", err=True)
         raise typer.Exit(e.code) from None

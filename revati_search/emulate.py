@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import metrics, spec as spec_mod, workloads
+from . import kernels, metrics, spec as spec_mod, workloads
 from .procs import run_group
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class Options:
     cpu_scale: Optional[float] = None
     target_host: Optional[CpuTimings] = None   # a measured host's benchmark: its cpu_scale
     timeout_s: Optional[float] = None   # wall-clock limit for the harness
+    kernels: bool = False   # real runs: profile the replay's kernels (torch.profiler) into kernels.json
 
 
 def _max_model_len(model_dir: Path) -> Optional[int]:
@@ -51,7 +52,7 @@ def _max_model_len(model_dir: Path) -> Optional[int]:
 
 def prepare(spec: spec_mod.RunSpec, out: Path) -> list[workloads.Request]:
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("requests.csv", "summary.json", "error.txt", "harness.json", "trace.json"):
+    for stale in ("requests.csv", "summary.json", "error.txt", "harness.json", "trace.json", kernels.FILE):
         (out / stale).unlink(missing_ok=True)
     for old in (out / "traces").glob("*-*.json"):   # a previous run's per-process traces
         old.unlink()
@@ -92,6 +93,8 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
     out = Path(out).resolve()
     reqs = prepare(spec, out)
     cmd = [sys.executable, "-m", "revati_search.harness", str(out / "run.json"), str(out)]
+    if opts.kernels and opts.real:
+        cmd.append("--kernels")
     trace_dir = out / "traces"
     reason = None
     t = time.perf_counter()
@@ -143,7 +146,11 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
         summary["cost_per_million_output_tokens_usd"] = price / 3600 * summary["duration"] / summary["total_output_tokens"] * 1e6
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if opts.trace and not opts.real:
-        merge_traces(trace_dir, out / "trace.json", rows, harness.get("t0_timeline_s"))
+        t0 = harness.get("t0_timeline_s")
+        merge_traces(trace_dir, out / "trace.json", rows, t0)
+        ends = [r["last_token_s"] for r in rows if r.get("status") == "ok"]
+        if t0 is not None and ends:   # the replay's kernels, as `--real --kernels` measures them
+            kernels.from_interposer(trace_dir, t0, t0 + max(ends)).save(out)
     return summary
 
 

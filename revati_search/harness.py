@@ -99,19 +99,22 @@ class _Ranks:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     rank = None
+    profile = "--kernels" in args   # real GPU: the replay's kernels (torch.profiler) into OUT/kernels.json
+    if profile:
+        args.remove("--kernels")
     if "--rank" in args:
         i = args.index("--rank")
         rank = int(args[i + 1])
         del args[i:i + 2]
     if len(args) != 2:
-        print("usage: python -m revati_search.harness RUN.json OUT [--rank R]", file=sys.stderr)
+        print("usage: python -m revati_search.harness RUN.json OUT [--rank R] [--kernels]", file=sys.stderr)
         return 2
     spec = RunSpec.model_validate_json(Path(args[0]).read_text())
     out = Path(args[1])
     if rank is not None:
         return _follower(spec, out, rank)
     ranks = _Ranks(args[0], out, spec.hardware.count) if spec.hardware.count > 1 else None
-    code = _serve(spec, out)
+    code = _serve(spec, out, profile)
     if ranks is not None:
         other = ranks.finish(failed=code != 0)
         if other and code == 0:
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _serve(spec: RunSpec, out: Path) -> int:
+def _serve(spec: RunSpec, out: Path, profile: bool = False) -> int:
     requests = read_jsonl(out / "workload.jsonl")
     if spec.backend != "hf-transformers":
         raise SystemExit(f"backend {spec.backend!r} not available")
@@ -128,7 +131,7 @@ def _serve(spec: RunSpec, out: Path) -> int:
 
     t = time.perf_counter()
     try:
-        rows, info = backend.run(spec, requests)
+        rows, info = backend.run(spec, requests, kernels_out=out if profile else None)
     except backend.EngineError as e:
         if len(e.args) > 1:
             write_requests(e.args[1], out / "requests.csv")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from revati_search import kernels
 from timekeeper import calibrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +60,13 @@ def test_emulate_tiny_llama_on_virtual_h100(tmp_path):
     trace = json.loads((out / "trace.json").read_text())
     assert any(e.get("pid") == 0 and e.get("ph") == "X" for e in trace["traceEvents"])       # request tracks
     assert any(e.get("pid", 0) != 0 for e in trace["traceEvents"])                            # GPU streams
+    # the replay's device time by class, as `--real --kernels` measures it: inside the trace, not all of it
+    table = kernels.KernelTable.load(out)
+    assert table.mode == "emulated" and {"gemm", "attention", "kernel"} <= {r.cls for r in table.rows}
+    device_ns = sum(round(e["dur"] * 1000) for e in trace["traceEvents"] if e.get("pid", 0) != 0
+                    and e.get("ph") == "X" and e.get("tid"))
+    assert 0 < table.total_ns() < device_ns          # warm-up and model build left out
+    assert sum(r.count for r in table.rows if r.cls == "gemm") >= s["total_output_tokens"] / 8   # a decode step each
 
 
 def test_engine_error_fails_the_run_with_its_message(tmp_path):

@@ -16,12 +16,15 @@ Rank 0 runs `run` (the load generator, as with one GPU), the others `follow`.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..spec import RunSpec
 from ..workloads import Request, prompt_ids
@@ -130,9 +133,11 @@ def versions() -> dict[str, Any]:
     return v
 
 
-def run(spec: RunSpec, requests: list[Request], log=print) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run(spec: RunSpec, requests: list[Request], log=print,
+        kernels_out: Path | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Serves the requests; returns one row per request (times in s from the trace's start) and
-    facts about the run (versions, warm-up times, the engine's resolved configuration)."""
+    facts about the run (versions, warm-up times, the engine's resolved configuration). With
+    ``kernels_out`` (real GPUs) the replay's kernels are profiled into kernels_out/kernels.json."""
     import torch
 
     info: dict[str, Any] = {"versions": versions()}
@@ -161,7 +166,8 @@ def run(spec: RunSpec, requests: list[Request], log=print) -> tuple[list[dict[st
             resolved = manager.continuous_batching_config
             info["engine_config"] = {k: repr(v) for k, v in vars(resolved).items()} if resolved else {}
             w, cpu = _wall(), _ranks_cpu_s()
-            rows, info["t0_perf_counter"] = _drive(manager, requests, prompts, log)
+            with _kernel_profile(kernels_out):
+                rows, info["t0_perf_counter"] = _drive(manager, requests, prompts, log)
             info["serving_wall_s"] = _wall() - w     # the trace's replay alone, in wall time
             # host CPU each rank's process used during the replay (rank 0 first; real seconds)
             info["serving_cpu_s"] = [after - cpu.get(pid, 0.0) for pid, after in _ranks_cpu_s().items()]
@@ -281,6 +287,30 @@ def _interposer_clock_offset() -> float | None:
     n = now()
     b = time.perf_counter()
     return (a + b) / 2 - n / 1e9
+
+
+@contextlib.contextmanager
+def _kernel_profile(out: Path | None) -> Iterator[None]:
+    """torch.profiler's device activity (CUPTI) over the block, aggregated into out/kernels.json.
+    CUPTI adds a little to each launch, so a profiled run's metrics are not the plain run's."""
+    if out is None:
+        yield
+        return
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from .. import kernels
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        yield
+        torch.cuda.synchronize()
+    try:   # the run's metrics stand without the table
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "trace.json"
+            prof.export_chrome_trace(str(path))
+            kernels.from_kineto(json.loads(path.read_text())).save(out)
+    except Exception as e:  # noqa: BLE001
+        (out / "kernels-error.txt").write_text(f"{type(e).__name__}: {e}\n")
 
 
 def _fatal(manager: Any) -> str | None:

@@ -1,0 +1,67 @@
+"""The kernel tables `revati-search kernels` compares: a real run's (torch.profiler trace) classed
+as the emulation classes its own, and the report of their difference."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from revati_search import kernels
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "revati_search.cli"]
+COPY = "void at::native::elementwise_kernel<128, 4, at::native::direct_copy_kernel_cuda(at::TensorIteratorBase&)>(int)"
+
+
+def _kernel(name: str, dur_us: float, grid=(64, 1, 1), block=(128, 1, 1), cat: str = "kernel") -> dict:
+    return {"ph": "X", "cat": cat, "name": name, "pid": 0, "tid": 7, "ts": 1.0, "dur": dur_us,
+            "args": {"grid": list(grid), "block": list(block)}}
+
+
+def real_trace() -> dict:
+    return {"traceEvents": [
+        _kernel("nvjet_tst_64x8_64x16_4x1_v_bz_TNT", 10.0, (32, 1, 1), (384, 1, 1)),
+        _kernel("nvjet_tst_64x8_64x16_4x1_v_bz_TNT", 12.0, (32, 1, 1), (384, 1, 1)),
+        _kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16_knob_3_64x64x128_4x1x1", 30.0),
+        _kernel(COPY, 5.0), _kernel(COPY, 7.0), _kernel(COPY, 50.0, grid=(4096, 1, 1)),
+        {"ph": "X", "cat": "gpu_memset", "name": "Memset (Device)", "pid": 0, "tid": 7, "ts": 2.0, "dur": 1.0,
+         "args": {"bytes": 64}},
+        {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": 0.5, "dur": 3.0},
+    ]}
+
+
+def test_a_real_trace_is_classed_as_the_emulation_classes_its_work() -> None:
+    t = kernels.from_kineto(real_trace())
+    assert t.mode == "real"
+    assert {c: t.total_ns(c) for c in ("gemm", "attention", "kernel", "memset")} == \
+        {"gemm": 22000, "attention": 30000, "kernel": 62000, "memset": 1000}
+    copies = {r.grid: (r.count, r.total_ns) for r in t.rows if r.cls == "kernel"}
+    assert copies == {(64, 1, 1): (2, 12000), (4096, 1, 1): (1, 50000)}   # one row per launch geometry
+    assert t.total_ns() == 115000                                         # CPU-side calls are not device time
+
+
+def test_report_ranks_the_largest_differences_and_the_cli_checks_modes(tmp_path: Path) -> None:
+    real = kernels.from_kineto(real_trace())
+    emulated = kernels.KernelTable("emulated", [
+        kernels.KernelRow("gemm", "", count=2, total_ns=20000),
+        kernels.KernelRow("attention", "", count=1, total_ns=31000),
+        kernels.KernelRow("kernel", COPY, (64, 1, 1), (128, 1, 1), 2, 12000),
+        kernels.KernelRow("kernel", COPY, (4096, 1, 1), (128, 1, 1), 1, 20000),
+    ])
+    diffs = kernels.compare(real, emulated)
+    assert (diffs[0].cls, diffs[0].grid, diffs[0].delta_ns) == ("kernel", (4096, 1, 1), -30000)
+    assert {(d.cls, d.delta_ns) for d in diffs[1:]} >= {("gemm", -2000), ("attention", 1000), ("memset", -1000)}
+    (tmp_path / "real").mkdir()
+    (tmp_path / "emu").mkdir()
+    real.save(tmp_path / "real")
+    emulated.save(tmp_path / "emu")
+    p = subprocess.run([*CLI, "kernels", str(tmp_path / "real"), str(tmp_path / "emu"), "--top", "3"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert any(line.startswith("kernel") and "-48.4%" in line for line in lines)      # 62 -> 32 us
+    assert any(line.startswith("all") and "-27.8%" in line for line in lines)         # 115 -> 83 us
+    assert "elementwise_kernel<…>(int) [4096, 1, 1] [128, 1, 1]" in lines[-3]       # the largest difference first
+    p = subprocess.run([*CLI, "kernels", str(tmp_path / "emu"), str(tmp_path / "real")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2 and "expected a real one" in p.stderr
