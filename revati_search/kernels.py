@@ -156,14 +156,19 @@ class Difference:
 
 def compare(real: KernelTable, emulated: KernelTable) -> list[Difference]:
     """One line per (class, kernel, geometry) found on either side, largest |difference| first."""
-    joined: dict[tuple[Any, ...], list[KernelRow | None]] = defaultdict(lambda: [None, None])
+    from predictors.names import level1
+
+    # names compared as the predictor matches them: torch builds differ in template arguments and
+    # lambda numbers (the emulation sees this machine's torch, the real run the GPU host's)
+    joined: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: ["", 0, 0, 0, 0])
     for i, table in enumerate((real, emulated)):
         for r in table.rows:
-            joined[r.key][i] = r
-    out = []
-    for (cls, name, grid, block), (r, e) in joined.items():
-        out.append(Difference(cls, name, grid, block, r.count if r else 0, e.count if e else 0,
-                              r.total_ns if r else 0, e.total_ns if e else 0))
+            j = joined[(r.cls, level1(r.name) if r.name else "", r.grid, r.block)]
+            j[0] = j[0] or r.name
+            j[1 + i] += r.count
+            j[3 + i] += r.total_ns
+    out = [Difference(cls, name, grid, block, rc, ec, rn, en)
+           for (cls, _, grid, block), (name, rc, ec, rn, en) in joined.items()]
     return sorted(out, key=lambda d: -abs(d.delta_ns))
 
 

@@ -235,3 +235,49 @@ def test_collective_sweep_runs_on_virtual_gpus_keyed_as_the_interposer_reports(t
     lifted = max(r["ns"] for r in raw["rows"].values() if r["name"] == "all_gather" and r["ranks"] == 3
                  and r["bytes"] <= nbytes)
     assert predictor.explain(op) == (lifted, "curve")
+
+
+def test_the_indexing_sweep_runs_on_virtual_gpus_and_names_unknown_ops(tmp_path: Path) -> None:
+    """The ops added to the kernel sweep (paged-cache indexing, MoE routing, sampling) run under the
+    interposer; --kernel-ops measures only those and rejects names the sweep does not have."""
+    from conftest import revati_run
+
+    ops = ["index_select", "index_copy", "masked_scatter", "gather", "index_add", "cumsum", "topk", "sort"]
+    out = tmp_path / "profile"
+    cmd = [sys.executable, "-m", "predictors.profile", "--out", str(out), "--quick", "--reps", "1",
+           "--sections", "kernels", "--kernel-ops", ",".join(ops)]
+    p = revati_run(["--no-timekeeper"], cmd, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    measured = json.loads((out / "profile.json").read_text())["sections"]["kernels"]
+    assert {key.split("|")[1] for key in measured} == set(ops)
+    errors = [r["error"] for r in measured.values() if "error" in r]
+    assert not errors, errors[:3]
+    bad = subprocess.run([sys.executable, "-m", "predictors.profile", "--out", str(out), "--kernel-ops", "add,nope"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2 and "unknown kernel ops ['nope']" in bad.stderr
+
+
+def test_extend_adds_a_later_sweep_to_the_shipped_kernel_table() -> None:
+    from predictors import KernelOp, load
+    from predictors.profile import pack
+    from predictors.profiled import ProfiledPredictor, load_profile
+
+    shipped = load_profile("h100")
+    scan = "void cub::DeviceScanKernel<Policy, CountMaskOp>(unsigned char const*, long*)"
+    raw = {"format": 1, "meta": dict(shipped["meta"], date="2026-11-22"), "names": [scan],
+           "sections": {"kernels": {"kop|masked_scatter|bf16|4096x4096": {
+               "item": {}, "ns": 9000, "reps": [9000],
+               "kernels": [[0, [8192, 1, 1], [128, 1, 1], 40000, "kernel", None],
+                           [0, [16384, 1, 1], [128, 1, 1], 80000, "kernel", None]]}}}}
+    grown = pack.extend(shipped, raw)
+    assert len(grown["kernels"]["rows"]) == len(shipped["kernels"]["rows"]) + 2
+    assert grown["extended"][-1]["kernel_ops"] == ["masked_scatter"] and grown["extended"][-1]["rows"]["kernels"] == 2
+    before = ProfiledPredictor(load("h100"), shipped, quiet=True)
+    after = ProfiledPredictor(load("h100"), grown, quiet=True)
+    op = KernelOp(name=scan, grid=(12288, 1, 1), block=(128, 1, 1))
+    assert after.explain(op) == (60000, "geometry/name")                # between its two measured launches
+    assert before.explain(KernelOp(name=scan, grid=(8192, 1, 1), block=(128, 1, 1)))[0] != 40000
+    other = {k: v for k, v in shipped.items() if k != "kernels"}
+    assert all(grown[k] == v for k, v in other.items() if k not in ("names",))
+    with pytest.raises(ValueError, match="H200"):
+        pack.extend(shipped, dict(raw, meta=dict(raw["meta"], gpu="NVIDIA H200")))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from predictors.profile import grid
     from predictors.profile.harness import SECTIONS, main as run
 
     ap = argparse.ArgumentParser(prog="python -m predictors.profile",
@@ -17,8 +18,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=5, help="repetitions per item (median is kept)")
     ap.add_argument("--timer", choices=["auto", "kineto", "events"], default="auto")
     ap.add_argument("--quick", action="store_true", help="a small subset of every section (to test the harness)")
+    ap.add_argument("--kernel-ops", help="the kernels section measures only these ops (comma-separated, of "
+                                         "predictors.profile.grid.KERNEL_OPS); for `pack --extend`")
+    ap.add_argument("--head-dims", help="the attention section measures only these head dims (comma-separated)")
     a = ap.parse_args(argv)
-    return run(a.out, a.budget_s, [s.strip() for s in a.sections.split(",") if s.strip()], a.reps, a.timer, a.quick)
+    ops = [o.strip() for o in a.kernel_ops.split(",")] if a.kernel_ops else None
+    if ops and (unknown := sorted(set(ops) - set(grid.KERNEL_OPS))):
+        ap.error(f"unknown kernel ops {unknown}; known: {', '.join(grid.KERNEL_OPS)}")
+    dims = [int(d) for d in a.head_dims.split(",")] if a.head_dims else None
+    return run(a.out, a.budget_s, [s.strip() for s in a.sections.split(",") if s.strip()], a.reps, a.timer, a.quick,
+               ops, dims)
 
 
 if __name__ == "__main__":

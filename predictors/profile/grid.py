@@ -150,6 +150,13 @@ def attention_items() -> Iterator[dict[str, Any]]:
             yield from item(batch, 32, 32, length, length, 128, False, mask=True)
     for q, kv in [(64, 4096), (512, 8192), (1024, 16384)]:
         yield from item(1, 16, 16, q, kv, 64, False, mask=True)
+    # the other common head dims (Phi: 80, 96; Gemma: 256), masked as transformers' paged path attends
+    for hd in [80, 96, 256]:
+        for heads in [8, 32]:
+            for q in [1, 16, 64, 256, 1024, 4096]:
+                for kv in [256, 1024, 4096, 16384, 65536]:
+                    if kv >= q:
+                        yield from item(1, heads, heads, q, kv, hd, False, mask=True)
 
 
 def attention_key(it: dict[str, Any]) -> str:
@@ -186,7 +193,9 @@ def copy_key(it: dict[str, Any]) -> str:
 # ---- memory-bound torch kernels (elementwise, reductions, copies) --------------------------------
 
 KERNEL_OPS = ["add", "mul", "silu", "silu_mul", "cast", "copy", "fill", "rmsnorm", "softmax",
-              "sum_last", "mean_last", "cat", "embedding", "argmax", "neg_cat", "exp", "where"]
+              "sum_last", "mean_last", "cat", "embedding", "argmax", "neg_cat", "exp", "where",
+              # indexing of paged KV caches (sliding-window layers), MoE routing and sampling
+              "index_select", "index_copy", "masked_scatter", "gather", "index_add", "cumsum", "topk", "sort"]
 KERNEL_ROWS = [1, 4, 16, 64, 256, 1024, 4096, 16384]
 KERNEL_COLS = [128, 1024, 4096, 14336, 32000]
 

@@ -484,6 +484,27 @@ def kernel_op_factory(run: Run, it: dict[str, Any]) -> Callable[[], Callable[[],
         if op == "where":
             mask = a > 0
             return lambda: torch.where(mask, a, b)
+        rows = torch.randperm(r, device="cuda")   # every row once, in random order
+        if op == "index_select":
+            return lambda: torch.index_select(a, 0, rows)
+        if op == "index_copy":
+            return lambda: a.index_copy_(0, rows, b)
+        if op == "index_add":
+            return lambda: a.index_add_(0, rows, b)
+        if op == "masked_scatter":
+            # a row mask over the whole tensor (a cache's new-token slots): cub's scan over every
+            # element, then the scatter; an eighth of the rows selected
+            mask = (torch.arange(r, device="cuda") % 8 == 0).view(r, 1).expand(r, c)
+            return lambda: a.masked_scatter_(mask, b)
+        if op == "gather":
+            idx = torch.randint(0, c, (r, c), device="cuda")
+            return lambda: torch.gather(a, 1, idx)
+        if op == "cumsum":
+            return lambda: torch.cumsum(a, dim=-1)
+        if op == "topk":
+            return lambda: torch.topk(a, min(8, c), dim=-1)
+        if op == "sort":
+            return lambda: torch.sort(a, dim=-1)
         raise ValueError(f"unknown kernel op {op}")
 
     return make
@@ -708,7 +729,7 @@ def limit(items: list[Any], quick: bool, n: int = 24) -> list[Any]:
 
 
 def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: str = "auto",
-         quick: bool = False) -> int:
+         quick: bool = False, kernel_ops: list[str] | None = None, head_dims: list[int] | None = None) -> int:
     t0 = time.monotonic()
     run = Run(out, budget_s, reps, timer, quick)
     meta_info = run.file.data["meta"]
@@ -727,10 +748,12 @@ def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: 
             items = [(grid.gemm_key(it), it, gemm_factory(run, it)) for it in grid.gemm_items()]
             run.run_items("gemm", limit(items, quick), chunk=64)
         elif section == "attention":
-            items = [(grid.attention_key(it), it, attention_factory(run, it)) for it in grid.attention_items()]
+            items = [(grid.attention_key(it), it, attention_factory(run, it)) for it in grid.attention_items()
+                     if head_dims is None or it["head_dim"] in head_dims]
             run.run_items("attention", limit(items, quick), chunk=48, max_bytes=12 * 2 ** 30)
         elif section == "kernels":
-            items = [(grid.kernel_item_key(it), it, kernel_op_factory(run, it)) for it in grid.kernel_items()]
+            items = [(grid.kernel_item_key(it), it, kernel_op_factory(run, it)) for it in grid.kernel_items()
+                     if kernel_ops is None or it["op"] in kernel_ops]
             run.run_items("kernels", limit(items, quick), chunk=96, flush=False, reps=3)
         elif section.startswith("serve-"):
             serve_section(run, section.removeprefix("serve-"))

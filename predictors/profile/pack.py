@@ -2,6 +2,7 @@
 measurements the package ships: ``predictors/profiles/<gpu>/profile.json``.
 
     python -m predictors.profile.pack RAW_PROFILE.json GPU_KEY [RAW_FORWARD.jsonl.gz]
+    python -m predictors.profile.pack --extend RAW_PROFILE.json GPU_KEY
 
 Kept: meta and host costs; one row per measured GEMM, attention, copy/memset item (median over
 repetitions and its spread); the kernel table (kernel name, grid, block -> median duration) from
@@ -179,6 +180,49 @@ def pack(raw: dict[str, Any], key: str, raw_forward: Path | None = None) -> dict
     }
 
 
+def extend(shipped: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """A shipped profile with the measurements of a later harness run on the same GPU model added
+    (items added to the grids since, measured with e.g. ``--sections kernels,attention --kernel-ops
+    ... --head-dims ...``): its GEMM, attention and kernel-table rows. A row measuring the same item
+    replaces the shipped one; the run is listed under ``extended``."""
+    new = pack(raw, shipped["gpu"])
+    if new["meta"].get("gpu") != shipped["meta"].get("gpu"):
+        raise ValueError(f"the new measurements are of {new['meta'].get('gpu')!r}, the profile of "
+                         f"{shipped['meta'].get('gpu')!r}")
+    names = list(shipped["names"])
+    index = {n: i for i, n in enumerate(names)}
+
+    def name(i: int | None) -> int | None:
+        if i is None:
+            return None
+        text = new["names"][i]
+        if text not in index:
+            index[text] = len(names)
+            names.append(text)
+        return index[text]
+
+    out = dict(shipped)
+    added = {}
+    for table in ("gemm", "attention", "kernels"):
+        columns = shipped[table]["columns"]
+        named = columns.index("kernel" if "kernel" in columns else "name")
+        measured = {columns.index(c) for c in ("ns", "spread", "count") if c in columns}
+
+        def key(row: list[Any]) -> str:
+            return json.dumps([v for i, v in enumerate(row) if i not in measured])
+
+        rows = {key(r): r for r in shipped[table]["rows"]}
+        for r in new[table]["rows"]:
+            r = [name(v) if i == named else v for i, v in enumerate(r)]
+            rows[key(r)] = r
+        out[table] = {"columns": columns, "rows": list(rows.values())}
+        added[table] = len(new[table]["rows"])
+    out["names"] = names
+    ops = sorted({key.split("|")[1] for key in raw["sections"].get("kernels", {})})
+    out["extended"] = [*shipped.get("extended", []), {"meta": new["meta"], "kernel_ops": ops, "rows": added}]
+    return out
+
+
 def write(data: dict[str, Any], key: str) -> Path:
     folder = PROFILES / key
     folder.mkdir(parents=True, exist_ok=True)
@@ -202,7 +246,14 @@ def write(data: dict[str, Any], key: str) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """pack.py RAW_PROFILE.json GPU_KEY [RAW_FORWARD.jsonl.gz]"""
+    """pack.py RAW_PROFILE.json GPU_KEY [RAW_FORWARD.jsonl.gz]
+    pack.py --extend RAW_PROFILE.json GPU_KEY   (add a later run's kernel table to the shipped profile)"""
+    if argv and argv[0] == "--extend":
+        raw = json.loads(Path(argv[1]).read_text())
+        shipped = json.loads((PROFILES / argv[2] / "profile.json").read_text())
+        path = write(extend(shipped, raw), argv[2])
+        print(f"extended {path} ({path.stat().st_size / 1e3:.0f} kB)")
+        return 0
     raw = json.loads(Path(argv[0]).read_text())
     path = write(pack(raw, argv[1], Path(argv[2]) if len(argv) > 2 else None), argv[1])
     print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
