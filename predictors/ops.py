@@ -52,7 +52,9 @@ class GemmOp(_Op):
     trans_a: bool = False
     trans_b: bool = False
     epilogue: str = "none"  # "none", "bias", "relu", "gelu", "bias_relu", "bias_gelu", ...
-    library: Literal["cublas", "cublasLt"] = "cublas"
+    # grouped_mm: torch's grouped GEMM (MoE experts), a batch of the groups that get rows, priced at
+    # the roofline (its persistent kernel streams the experts' weights; interpose/native/core/kernel_args.c)
+    library: Literal["cublas", "cublasLt", "grouped_mm"] = "cublas"
 
 
 class AttentionOp(_Op):

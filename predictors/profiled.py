@@ -725,6 +725,8 @@ class ProfiledPredictor:
         value: float | None = None
         how = "roofline"
         match op:
+            case GemmOp() if op.library == "grouped_mm":
+                value, how = None, "roofline"
             case GemmOp():
                 value, how = self.gemm.predict(op)
             case AttentionOp():

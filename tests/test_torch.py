@@ -178,3 +178,36 @@ def test_cuda_visible_devices_selects_physical_devices():
         some = json.loads(r.stdout.strip().splitlines()[-1])
         assert some["uuids"] == [every["uuids"][3], every["uuids"][1]], visible
         assert some["buses"] == [3, 1]
+
+
+GROUPED_MM = """
+import json, torch
+def moe(rows, groups, n, k):
+    a = torch.randn(rows, k, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(groups, n, k, device="cuda", dtype=torch.bfloat16).transpose(1, 2)   # experts [G, K, N]
+    offs = torch.arange(1, groups + 1, device="cuda", dtype=torch.int32) * (rows // groups)
+    return torch._grouped_mm(a, w, offs=offs)
+out = moe(64, 4, 512, 256)                   # 2d x 3d, as transformers' MoE experts call it
+a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+a.record(); moe(64, 8, 14336, 4096); b.record()   # decode-sized: all eight experts' weights read
+moe(4, 8, 14336, 4096)                       # 4 routed rows: about 3 of 8 experts get any
+torch.cuda.synchronize()
+print(json.dumps({"shape": list(out.shape), "big_ms": a.elapsed_time(b)}))
+"""
+
+
+def test_grouped_mm_is_priced_as_the_gemms_of_its_groups(tmp_path):
+    """torch._grouped_mm's cutlass kernel has one grid for any size; its prepare kernel's arguments
+    (M, N, K, shapes, group count) make it a batched GEMM of the groups expected to get rows."""
+    got = run_py(GROUPED_MM, "--trace", str(tmp_path))
+    assert got["shape"] == [64, 512]
+    gemms = [e for f in tmp_path.glob("trace-*.json") for e in load_trace(f)
+             if e.get("ph") == "X" and e.get("name") == "grouped_mm gemm"]
+    shapes = [(g["args"]["m"], g["args"]["n"], g["args"]["k"], g["args"]["batch"]) for g in gemms]
+    assert (16, 512, 256, 4) in shapes and (8, 14336, 4096, 8) in shapes and (2, 14336, 4096, 3) in shapes
+    big = next(g for g in gemms if g["args"]["batch"] == 8)
+    # at least the time to read 8 x 14336 x 4096 bf16 weights at the H100's memory bandwidth
+    weights = 8 * 14336 * 4096 * 2
+    assert big["dur"] * 1e-6 >= weights / load("h100").memory_bandwidth_bytes_per_s * 0.9
+    assert not any("GroupProblemShape" in e.get("name", "") for f in tmp_path.glob("trace-*.json")
+                   for e in load_trace(f) if e.get("ph") == "X")

@@ -45,6 +45,7 @@ rv_kernel *rv_kernel_new(const char *name) {
     rv_kernel *k = calloc(1, sizeof *k);
     k->name = rv_intern(name);
     k->max_threads = 1024;
+    k->role = rv_kernel_role(k->name);
     return k;
 }
 
@@ -53,6 +54,7 @@ void rv_kernel_register(const void *host_fn, const char *name) {
     memset(k, 0, sizeof *k);
     k->name = name;   /* registration strings live as long as the registering library */
     k->max_threads = 1024;
+    k->role = rv_kernel_role(name);
     pthread_rwlock_wrlock(&g_lock);
     put(&g_kernels, host_fn, k);
     pthread_rwlock_unlock(&g_lock);
@@ -86,8 +88,12 @@ void *rv_var_device_ptr(const void *host_var, size_t *size) {
     return v->dev;
 }
 
-rv_ns rv_launch_kernel(rv_kernel *k, const unsigned grid[3], const unsigned block[3], size_t shmem, rv_stream *s) {
+rv_ns rv_launch_kernel(rv_kernel *k, const unsigned grid[3], const unsigned block[3], size_t shmem, rv_stream *s,
+                       void **args) {
     rv_op op;
+    rv_ns duration;
+    if (k && k->role != RV_KERNEL_PLAIN && rv_kernel_args_op(k, block, args, s, &op, &duration))
+        return rv_enqueue(s, &op, duration, NULL);
     rv_op_init(&op, RV_OP_KERNEL, rv_stream_device(s), k ? k->name : "unregistered_kernel");
     for (int i = 0; i < 3; i++) {
         op.u.kernel.grid[i] = grid[i];

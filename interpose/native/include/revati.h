@@ -239,7 +239,17 @@ typedef struct rv_kernel {
     size_t shared_static;
     int num_regs;
     int max_dynamic_shared;
+    int role;           /* rv_kernel_role: what its launch arguments tell (core/kernel_args.c) */
 } rv_kernel;
+
+/* Kernels whose launch arguments say what their geometry does not: torch's grouped GEMM (MoE
+ * experts) is a persistent cutlass kernel, one grid for any size; the kernel that prepares its
+ * problem list just before, on the same stream, carries M, N, K and the group count. */
+enum { RV_KERNEL_PLAIN = 0, RV_KERNEL_GROUPED_MM_PREPARE, RV_KERNEL_GROUPED_MM };
+int rv_kernel_role(const char *name);
+/* For a launch of a kernel with a role: true with *op (and its duration) to enqueue in its place. */
+bool rv_kernel_args_op(const rv_kernel *k, const unsigned block[3], void **args, rv_stream *s, rv_op *op,
+                       rv_ns *duration);
 
 void rv_kernel_register(const void *host_fn, const char *name);
 rv_kernel *rv_kernel_lookup(const void *host_fn);     /* NULL if never registered */
@@ -247,7 +257,7 @@ rv_kernel *rv_kernel_new(const char *name);           /* driver-API functions */
 void rv_var_register(const void *host_var, size_t size);
 void *rv_var_device_ptr(const void *host_var, size_t *size);
 rv_ns rv_launch_kernel(rv_kernel *k, const unsigned grid[3], const unsigned block[3], size_t shmem,
-                       rv_stream *s);
+                       rv_stream *s, void **args);   /* args: the launch's argument pointers, or NULL */
 
 /* ---------- library loading ---------- */
 const char *rv_lib_dir(void);             /* folder of the fake libraries */

@@ -215,27 +215,27 @@ CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *n, CUfunction f, int b
 }
 
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                       unsigned smem, CUstream h) {
+                       unsigned smem, CUstream h, void **params) {
     STREAM_OR_FAIL(s, h);
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
     unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
-    rv_launch_kernel((rv_kernel *)f, grid, block, smem, s);
+    rv_launch_kernel((rv_kernel *)f, grid, block, smem, s, params);
     return CUDA_SUCCESS;
 }
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned smem, CUstream h, void **params, void **extra) {
-    API; (void)params; (void)extra;
-    return launch(f, gx, gy, gz, bx, by, bz, smem, h);
+    API; (void)extra;   /* arguments packed in `extra` instead are not read */
+    return launch(f, gx, gy, gz, bx, by, bz, smem, h, params);
 }
 CUresult cuLaunchKernelEx(const CUlaunchConfig *c, CUfunction f, void **params, void **extra) {
-    API; (void)params; (void)extra;
+    API; (void)extra;
     return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
-                  c->sharedMemBytes, c->hStream);
+                  c->sharedMemBytes, c->hStream, params);
 }
 CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                    unsigned bz, unsigned smem, CUstream h, void **params) {
-    API; (void)params;
-    return launch(f, gx, gy, gz, bx, by, bz, smem, h);
+    API;
+    return launch(f, gx, gy, gz, bx, by, bz, smem, h, params);
 }
 /* TMA descriptors are opaque 128-byte blobs consumed only by kernels, which never run. */
 CUresult cuTensorMapEncodeTiled(CUtensorMap *m, CUtensorMapDataType t, cuuint32_t rank, void *addr, const cuuint64_t *dims,

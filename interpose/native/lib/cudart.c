@@ -658,32 +658,32 @@ cudaError_t __cudaPopCallConfiguration(dim3 *grid, dim3 *block, size_t *shmem, v
     return cudaSuccess;
 }
 
-static cudaError_t launch(const void *func, dim3 g, dim3 b, size_t shmem, rv_stream *s) {
+static cudaError_t launch(const void *func, dim3 g, dim3 b, size_t shmem, rv_stream *s, void **args) {
     if (!s) return fail(cudaErrorInvalidResourceHandle);
     rv_kernel *k = rv_kernel_lookup(func);
     if (!k) k = (rv_kernel *)func;   /* a cudaKernel_t from __cudaGetKernel is our record itself */
     unsigned grid[3] = {g.x, g.y, g.z}, block[3] = {b.x, b.y, b.z};
-    rv_launch_kernel(k, grid, block, shmem, s);
+    rv_launch_kernel(k, grid, block, shmem, s, args);
     return cudaSuccess;
 }
 
 cudaError_t cudaLaunchKernel(const void *f, dim3 g, dim3 b, void **args, size_t shmem, cudaStream_t h) {
-    API; (void)args;
+    API;
     if (!rv_kernel_lookup(f)) return fail(cudaErrorInvalidDeviceFunction);
-    return launch(f, g, b, shmem, S(h));
+    return launch(f, g, b, shmem, S(h), args);
 }
 cudaError_t cudaLaunchKernel_ptsz(const void *f, dim3 g, dim3 b, void **args, size_t shmem, cudaStream_t h) {
-    API; (void)args;
+    API;
     if (!rv_kernel_lookup(f)) return fail(cudaErrorInvalidDeviceFunction);
-    return launch(f, g, b, shmem, S_pt(h));
+    return launch(f, g, b, shmem, S_pt(h), args);
 }
 cudaError_t cudaLaunchCooperativeKernel(const void *f, dim3 g, dim3 b, void **args, size_t shmem, cudaStream_t h) {
-    API; (void)args;
-    return launch(f, g, b, shmem, S(h));
+    API;
+    return launch(f, g, b, shmem, S(h), args);
 }
 cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *c, const void *f, void **args) {
-    API; (void)args;
-    return launch(f, c->gridDim, c->blockDim, c->dynamicSmemBytes, S(c->stream));
+    API;
+    return launch(f, c->gridDim, c->blockDim, c->dynamicSmemBytes, S(c->stream), args);
 }
 /* CUDA 13 nvcc: <<<>>> resolves a cudaKernel_t once, then launches it. */
 cudaError_t __cudaGetKernel(cudaKernel_t *k, const void *f) {
@@ -694,12 +694,12 @@ cudaError_t __cudaGetKernel(cudaKernel_t *k, const void *f) {
     return cudaSuccess;
 }
 cudaError_t __cudaLaunchKernel(cudaKernel_t k, dim3 g, dim3 b, void **args, size_t shmem, cudaStream_t h) {
-    API; (void)args;
-    return launch(k, g, b, shmem, S(h));
+    API;
+    return launch(k, g, b, shmem, S(h), args);
 }
 cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t k, dim3 g, dim3 b, void **args, size_t shmem, cudaStream_t h) {
-    API; (void)args;
-    return launch(k, g, b, shmem, S_pt(h));
+    API;
+    return launch(k, g, b, shmem, S_pt(h), args);
 }
 cudaError_t cudaGetFuncBySymbol(cudaFunction_t *f, const void *sym) {
     API;
