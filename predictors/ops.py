@@ -52,8 +52,8 @@ class GemmOp(_Op):
     trans_a: bool = False
     trans_b: bool = False
     epilogue: str = "none"  # "none", "bias", "relu", "gelu", "bias_relu", "bias_gelu", ...
-    # grouped_mm: torch's grouped GEMM (MoE experts), a batch of the groups that get rows, priced at
-    # the roofline (its persistent kernel streams the experts' weights; interpose/native/core/kernel_args.c)
+    # grouped_mm: torch's grouped GEMM (MoE experts), a batch of the groups that get rows
+    # (interpose/native/core/kernel_args.c); measured apart from cuBLAS's, the roofline where unmeasured
     library: Literal["cublas", "cublasLt", "grouped_mm"] = "cublas"
 
 

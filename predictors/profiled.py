@@ -191,7 +191,9 @@ class GemmModel:
 
     @staticmethod
     def _group(op: GemmOp) -> tuple[Any, ...]:
-        return (op.dtype_a, op.dtype_b, op.dtype_c, "tf32" if "tf32" in op.compute else "")
+        # torch's grouped GEMM is its own kernel: measured apart, never mixed with cuBLAS's
+        return (op.dtype_a, op.dtype_b, op.dtype_c, "tf32" if "tf32" in op.compute else "",
+                op.library == "grouped_mm")
 
     def _key(self, op: GemmOp) -> tuple[Any, ...]:
         return (*self._group(op), op.m, op.n, op.k, op.batch, op.trans_a, op.trans_b)
@@ -725,8 +727,6 @@ class ProfiledPredictor:
         value: float | None = None
         how = "roofline"
         match op:
-            case GemmOp() if op.library == "grouped_mm":
-                value, how = None, "roofline"
             case GemmOp():
                 value, how = self.gemm.predict(op)
             case AttentionOp():

@@ -79,6 +79,24 @@ def gemm_items() -> Iterator[dict[str, Any]]:
         for m, n, k in [(1, 128, 1024), (16, 128, 512), (128, 128, 128), (512, 512, 128), (1024, 128, 1024),
                         (128, 1024, 128), (2048, 2048, 128)]:
             yield from item(m, n, k, form="bmm", batch=batch)
+    yield from grouped_items()
+
+
+# MoE experts' (n, k): fused gate/up and down projections of small to Mixtral-sized experts
+GROUPED_NK = [(1536, 2048), (2048, 768), (2816, 2048), (2048, 1408), (8192, 4096), (4096, 4096),
+              (28672, 4096), (4096, 14336)]
+
+
+def grouped_items() -> Iterator[dict[str, Any]]:
+    """torch._grouped_mm as MoE layers call it (2d x 3d with offsets): `batch` experts that get
+    rows, `m` rows each (the interposer's grouped_mm op: interpose/native/core/kernel_args.c)."""
+    for n, k in GROUPED_NK:
+        for groups in [1, 2, 4, 8, 16, 32, 64, 128]:
+            if groups * n * k * 2 > 8 * 2 ** 30:
+                continue
+            for m in [1, 2, 4, 8, 16, 64, 256, 1024]:
+                if groups * m <= 65536:
+                    yield {"m": m, "n": n, "k": k, "batch": groups, "dtype": "bf16", "form": "grouped"}
 
 
 def gemm_key(it: dict[str, Any]) -> str:
@@ -99,9 +117,12 @@ def gemm_op(it: dict[str, Any]) -> dict[str, Any]:
     """The gemm operation the interposer reports for this item (checked by tests/test_predictors_profile.py
     against a run under the interposer): row-major, as torch's caller wrote it."""
     a, b, c, compute = GEMM_DTYPES[it["dtype"]]
-    return {"kind": "gemm", "m": it["m"], "n": it["n"], "k": it["k"], "batch": it["batch"],
-            "trans_a": False, "trans_b": it["form"] in ("linear",) or it["dtype"] == "fp8",
-            "dtype_a": a, "dtype_b": b, "dtype_c": c, "compute": compute}
+    op = {"kind": "gemm", "m": it["m"], "n": it["n"], "k": it["k"], "batch": it["batch"],
+          "trans_a": False, "trans_b": it["form"] in ("linear", "grouped") or it["dtype"] == "fp8",
+          "dtype_a": a, "dtype_b": b, "dtype_c": c, "compute": compute}
+    if it["form"] == "grouped":
+        op["library"] = "grouped_mm"
+    return op
 
 
 # ---- attention --------------------------------------------------------------------------------

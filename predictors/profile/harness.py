@@ -354,6 +354,10 @@ def gemm_factory(run: Run, it: dict[str, Any]) -> Callable[[], Callable[[], None
         if it["form"] == "matmul":
             x, w = run.tensor((m, k), dt), run.tensor((k, n), dt)
             return with_tf32(lambda: x @ w)
+        if it["form"] == "grouped":   # b experts, m rows each, weights stored [n, k]
+            x, w = run.tensor((b * m, k), dt), run.tensor((b, n, k), dt).transpose(1, 2)
+            offs = torch.arange(1, b + 1, device=dev, dtype=torch.int32) * m
+            return lambda: torch._grouped_mm(x, w, offs=offs)
         x, w = run.tensor((b, m, k), dt), run.tensor((b, k, n), dt)
         return with_tf32(lambda: torch.bmm(x, w))
 
@@ -729,7 +733,8 @@ def limit(items: list[Any], quick: bool, n: int = 24) -> list[Any]:
 
 
 def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: str = "auto",
-         quick: bool = False, kernel_ops: list[str] | None = None, head_dims: list[int] | None = None) -> int:
+         quick: bool = False, kernel_ops: list[str] | None = None, head_dims: list[int] | None = None,
+         gemm_forms: list[str] | None = None) -> int:
     t0 = time.monotonic()
     run = Run(out, budget_s, reps, timer, quick)
     meta_info = run.file.data["meta"]
@@ -745,7 +750,8 @@ def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: 
             items = [(grid.copy_key(it), it, copy_factory(run, it)) for it in grid.copy_items()]
             run.run_items("copy", limit(items, quick), chunk=64)
         elif section == "gemm":
-            items = [(grid.gemm_key(it), it, gemm_factory(run, it)) for it in grid.gemm_items()]
+            items = [(grid.gemm_key(it), it, gemm_factory(run, it)) for it in grid.gemm_items()
+                     if gemm_forms is None or it["form"] in gemm_forms]
             run.run_items("gemm", limit(items, quick), chunk=64)
         elif section == "attention":
             items = [(grid.attention_key(it), it, attention_factory(run, it)) for it in grid.attention_items()

@@ -5,9 +5,9 @@
  * the SM count whatever the sizes. The prepare kernel's arguments are torch's GroupMMCommon.cuh
  * signature: 15 pointers, int32 M, N, K (-1 for the dimension the offsets split), then the strides
  * and shapes of A and B. It becomes a "grouped_mm" GEMM op: a batch of equal GEMMs, which the
- * predictor prices at the roofline (the persistent kernel streams every active expert's weights;
- * a batch of separate cuBLAS GEMMs would cost about 1.6x as much). The split itself is device data,
- * never computed here, so routed rows (2d x 3d, MoE) go evenly to the experts expected to get any,
+ * predictor prices from measurements of torch._grouped_mm itself (a batch of separate cuBLAS GEMMs
+ * costs up to ~1.6x as much). The split is device data, never computed here, so routed rows
+ * (2d x 3d, MoE) go evenly to the experts expected to get any,
  * other splits evenly to all. */
 #define _GNU_SOURCE
 #include "revati.h"
