@@ -220,6 +220,9 @@ def validate(
         if mode is not None and mode != want:
             typer.echo(f"revati-search: {path} holds a {mode} run, expected a {want} one", err=True)
             raise typer.Exit(2)
+    if real_summary.get("kernels_profiled"):
+        typer.echo(f"revati-search: warning: {real} was profiled (--kernels): CUPTI slowed it, its metrics are "
+                   f"not a plain run's", err=True)
     c = em.compare(emu_summary, real_summary)
     c["emulated"], c["real"] = str(emulated.resolve()), str(real.resolve())
     dest = out or (emulated if emulated.is_dir() else emulated.parent) / "validation.json"

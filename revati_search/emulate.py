@@ -52,7 +52,8 @@ def _max_model_len(model_dir: Path) -> Optional[int]:
 
 def prepare(spec: spec_mod.RunSpec, out: Path) -> list[workloads.Request]:
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("requests.csv", "summary.json", "error.txt", "harness.json", "trace.json", kernels.FILE):
+    for stale in ("requests.csv", "summary.json", "error.txt", "harness.json", "trace.json", kernels.FILE,
+                  "kernels-error.txt"):
         (out / stale).unlink(missing_ok=True)
     for old in (out / "traces").glob("*-*.json"):   # a previous run's per-process traces
         old.unlink()
@@ -125,6 +126,8 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
     slo = spec.slo.model_dump() if spec.slo else None
     summary: dict[str, Any] = metrics.summarize(rows, slo)
     summary["mode"] = "real" if opts.real else "emulated"
+    if opts.real and opts.kernels:
+        summary["kernels_profiled"] = True   # CUPTI slowed its launches: not a plain run's metrics
     summary["hardware"] = spec.hardware.model_dump()
     summary["versions"] = harness.get("versions", {})
     summary["wall_time_s"] = wall                      # the whole harness process, model build included

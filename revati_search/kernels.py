@@ -33,10 +33,6 @@ class KernelRow:
     durations: list[int] = field(default_factory=list, repr=False)
 
     @property
-    def key(self) -> tuple[str, str, tuple[int, ...], tuple[int, ...]]:
-        return (self.cls, self.name, self.grid, self.block)
-
-    @property
     def median_ns(self) -> float:
         return statistics.median(self.durations) if self.durations else 0.0
 

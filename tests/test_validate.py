@@ -36,6 +36,15 @@ def test_validate_stores_each_metrics_error(tmp_path):
     assert json.loads(dest.read_text())["metrics"] == stored["metrics"]
 
 
+def test_validate_warns_that_a_profiled_real_run_is_not_plain(tmp_path):
+    emu = _run(tmp_path / "emu", {"mode": "emulated", "duration": 2.0})
+    real = _run(tmp_path / "real", {"mode": "real", "duration": 2.5, "kernels_profiled": True})
+    r = CliRunner().invoke(app, ["validate", str(emu), str(real)])
+    assert r.exit_code == 0 and "was profiled (--kernels)" in r.output
+    plain = _run(tmp_path / "plain", {"mode": "real", "duration": 2.5})
+    assert "profiled" not in CliRunner().invoke(app, ["validate", str(emu), str(plain)]).output
+
+
 def test_validate_refuses_swapped_runs(tmp_path):
     emu = _run(tmp_path / "emu", {"mode": "emulated", "duration": 2.0})
     real = _run(tmp_path / "real", {"mode": "real", "duration": 2.5})

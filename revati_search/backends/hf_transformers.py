@@ -292,7 +292,7 @@ def _interposer_clock_offset() -> float | None:
 @contextlib.contextmanager
 def _kernel_profile(out: Path | None) -> Iterator[None]:
     """torch.profiler's device activity (CUPTI) over the block, aggregated into out/kernels.json.
-    CUPTI adds a little to each launch, so a profiled run's metrics are not the plain run's."""
+    CUPTI slows every launch (eager runs markedly), so a profiled run's metrics are not a plain run's."""
     if out is None:
         yield
         return
