@@ -7,6 +7,7 @@ cuBLAS / cuDNN kernels whose names the emulation never sees (it answers the libr
 """
 from __future__ import annotations
 
+import gzip
 import json
 import statistics
 from collections import defaultdict
@@ -53,8 +54,10 @@ class KernelTable:
 
     @classmethod
     def load(cls, path: Path) -> KernelTable:
+        """From a run folder, its kernels.json, or a gzipped copy (kernels.json.gz, as archived)."""
         path = Path(path)
-        data = json.loads((path / FILE if path.is_dir() else path).read_text())
+        path = path / FILE if path.is_dir() else path
+        data = json.loads(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_text())
         rows = [KernelRow(r["cls"], r["name"], tuple(r["grid"]), tuple(r["block"]), r["count"], r["total_ns"],
                           [round(r["median_ns"])]) for r in data["rows"]]
         return cls(data["mode"], rows)

@@ -2,6 +2,7 @@
 as the emulation classes its own, and the report of their difference."""
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,9 @@ def test_report_ranks_the_largest_differences_and_the_cli_checks_modes(tmp_path:
     assert any(line.startswith("kernel") and "-48.4%" in line for line in lines)      # 62 -> 32 us
     assert any(line.startswith("all") and "-27.8%" in line for line in lines)         # 115 -> 83 us
     assert "elementwise_kernel<…>(int) [4096, 1, 1] [128, 1, 1]" in lines[-3]       # the largest difference first
+    archived = tmp_path / "real.kernels.json.gz"      # as benchmarks/validation keeps them
+    archived.write_bytes(gzip.compress((tmp_path / "real" / kernels.FILE).read_bytes()))
+    assert kernels.KernelTable.load(archived).total_ns() == real.total_ns()
     p = subprocess.run([*CLI, "kernels", str(tmp_path / "emu"), str(tmp_path / "real")],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 2 and "expected a real one" in p.stderr
