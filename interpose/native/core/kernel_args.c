@@ -73,7 +73,8 @@ bool rv_kernel_args_op(const rv_kernel *k, const unsigned block[3], void **args,
             t_grouped.groups = g;
             t_grouped.dtype = dtype_of(k->name);
             t_grouped.stream = s;
-            t_grouped.set = m > 0 && n > 0 && kk > 0;
+            /* implausible sizes mean another signature: the kernels then run as plain kernels */
+            t_grouped.set = m > 0 && n > 0 && kk > 0 && m <= (1 << 24) && n <= (1 << 24) && kk <= (1 << 24);
         }
         return false;   /* the prepare kernel itself runs as the kernel it is */
     }
