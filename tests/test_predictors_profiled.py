@@ -122,10 +122,13 @@ def test_train_split_never_sees_held_out_items() -> None:
     assert profile is not None
     train = samples(profile, keep=lambda cls, key: cls == "source" or not grid.held_out(key))
     test = samples(profile, keep=lambda cls, key: cls == "source" or grid.held_out(key))
-    seen = {grid.gemm_key({"m": op.m, "n": op.n, "k": op.k, "batch": op.batch, "dtype": "bf16", "form": "linear"})
-            for op, _, _ in train["gemm"] if op.dtype_a == "bf16" and op.trans_b}
-    assert all(grid.gemm_key({"m": op.m, "n": op.n, "k": op.k, "batch": op.batch, "dtype": "bf16", "form": "linear"})
-               not in seen for op, _, _ in test["gemm"] if op.dtype_a == "bf16" and op.trans_b)
+    def key(op) -> str:   # bf16 x @ W^T: linear layers, or torch's grouped GEMM
+        form = "grouped" if op.library == "grouped_mm" else "linear"
+        return grid.gemm_key({"m": op.m, "n": op.n, "k": op.k, "batch": op.batch, "dtype": "bf16", "form": form})
+
+    seen = {key(op) for op, _, _ in train["gemm"] if op.dtype_a == "bf16" and op.trans_b}
+    held = [key(op) for op, _, _ in test["gemm"] if op.dtype_a == "bf16" and op.trans_b]
+    assert held and not seen & set(held)
 
 
 def test_kernels_are_matched_across_torch_versions() -> None:
