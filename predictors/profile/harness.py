@@ -16,13 +16,11 @@ import contextlib
 import ctypes
 import gzip
 import json
-import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 import gc
@@ -107,10 +105,7 @@ class KinetoTimer(Timer):
         with profile(activities=activities, record_shapes=ops) as prof:
             yield
             torch.cuda.synchronize()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "trace.json"
-            prof.export_chrome_trace(str(path))
-            trace = json.loads(path.read_text())
+        trace = kineto.exported(prof)
         self._parsed = kineto.parse(trace, ops=ops)
         self.last_runtime = self._parsed.runtime
         if self.raw is not None:

@@ -132,6 +132,18 @@ def parse(trace: dict[str, Any] | list[dict[str, Any]], label_prefix: str = "rv|
     return parsed
 
 
+def exported(prof: Any) -> dict[str, Any]:
+    """A finished torch.profiler session's Chrome trace, as a dict (torch writes it only to a file)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.json"
+        prof.export_chrome_trace(str(path))
+        return json.loads(path.read_text())
+
+
 def keep_for_raw(trace: dict[str, Any] | list[dict[str, Any]], ops: bool) -> list[dict[str, Any]]:
     """The events worth keeping of a trace (to re-parse later): device activity, the calls that
     launched it, labels and, where asked, aten operators with their input shapes."""

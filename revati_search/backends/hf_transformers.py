@@ -17,10 +17,8 @@ Rank 0 runs `run` (the load generator, as with one GPU), the others `follow`.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -299,16 +297,15 @@ def _kernel_profile(out: Path | None) -> Iterator[None]:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
+    from predictors.profile.kineto import exported
+
     from .. import kernels
 
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         yield
         torch.cuda.synchronize()
     try:   # the run's metrics stand without the table
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "trace.json"
-            prof.export_chrome_trace(str(path))
-            kernels.from_kineto(json.loads(path.read_text())).save(out)
+        kernels.from_kineto(exported(prof)).save(out)
     except Exception as e:  # noqa: BLE001
         (out / "kernels-error.txt").write_text(f"{type(e).__name__}: {e}\n")
 
