@@ -133,6 +133,17 @@ def test_threads_in_app_waits_leave_jumps_fast():
     assert wall < 3.5, f"{wall:.2f} s of wall time for 2 s of virtual sleeps"
 
 
+def test_a_timed_lock_wait_ends_at_its_wake_up_not_its_deadline():
+    """Event.wait / queue.get with a timeout (glibc semaphore waits, as in transformers' idle loop,
+    100 ms) return when another thread sets / puts, not at their deadline: a lost wake-up delays
+    each request that finds the engine idle by up to the timeout (it did, by 11-87 ms, while the
+    waits slept on a shared futex that the semaphore's private-futex posts never woke)."""
+    out, _ = run_json([], "wakeups.py")
+    for kind, delays_ms in out.items():
+        assert len(delays_ms) == 5, (kind, out)
+        assert max(delays_ms) < 5.0, (kind, out)
+
+
 def reference_schedule(arrivals_ms: list[float], service_ms: float) -> list[tuple[str, int, float]]:
     """FIFO single server, computed independently of the emulator."""
     events, free_at = [], 0.0

@@ -161,14 +161,19 @@ typedef struct { sem_t *sem; int result; int err; } sem_wait_t;
  * futex privacy flag. sem_own_once waits the way glibc's sem_clockwait does (register as a waiter,
  * take a token or sleep on the word, unregister on a timeout) on a word the jump watcher can wake:
  * glibc's own wait would go back to sleep after such a wake. */
-typedef struct { uint64_t data; int private_flag; int pad; } glibc_sem;
+typedef struct { uint64_t data; int private; int pad; } glibc_sem;
 _Static_assert(sizeof(glibc_sem) <= sizeof(sem_t), "sem_t layout");
 #define SEM_WAITER ((uint64_t)1 << 32)
 
 static bool sem_is_glibc(sem_t *sem) {
-    int f = ((glibc_sem *)sem)->private_flag;
+    int f = ((glibc_sem *)sem)->private;
     return f == 0 || f == FUTEX_PRIVATE_FLAG;
 }
+
+/* glibc keeps `private` inverted (LLL_PRIVATE is 0, LLL_SHARED is FUTEX_PRIVATE_FLAG) and XORs it
+ * into its futex ops: a process-private semaphore's sem_post wakes a FUTEX_PRIVATE_FLAG futex, which a
+ * shared-futex wait on the same word never hears. */
+static int sem_futex_flag(const glibc_sem *s) { return s->private ^ FUTEX_PRIVATE_FLAG; }
 
 static int sem_own_once(void *arg, int64_t real_timeout_ns, int unused) {
     (void)unused;
@@ -183,7 +188,7 @@ static int sem_own_once(void *arg, int64_t real_timeout_ns, int unused) {
                 return 2;
             }
             struct timespec t = ns_ts(real_timeout_ns);
-            long r = syscall(SYS_futex, (uint32_t *)&s->data, FUTEX_WAIT | s->private_flag, 0, &t, NULL, 0);
+            long r = syscall(SYS_futex, (uint32_t *)&s->data, FUTEX_WAIT | sem_futex_flag(s), 0, &t, NULL, 0);
             int e = errno;
             if (r == -1 && (e == ETIMEDOUT || e == EINTR)) {
                 __atomic_fetch_sub(&s->data, SEM_WAITER, __ATOMIC_RELAXED);
@@ -220,7 +225,7 @@ static int sem_virtual(sem_t *sem, clockid_t clock, const struct timespec *absti
     if (sem_trywait(sem) == 0) return 0;
     int r = sem_is_glibc(sem)
         ? rvtk_wait_futex(target, "sem_timedwait", sem_own_once, &w, (uint32_t *)&((glibc_sem *)sem)->data,
-                          ((glibc_sem *)sem)->private_flag)
+                          sem_futex_flag((glibc_sem *)sem))
         : rvtk_wait_app(target, "sem_timedwait", sem_once, &w);
     if (r == 1) {
         errno = ETIMEDOUT;

@@ -36,7 +36,8 @@ int rvtk_wait_app(int64_t target, const char *what, rvtk_once_fn once, void *arg
 typedef int (*rvtk_fd_once_fn)(void *arg, int64_t real_timeout_ns, int wake_fd);
 int rvtk_wait_fd(int64_t target, const char *what, rvtk_fd_once_fn once, void *arg);
 /* The same for a wait that sleeps on a futex word (a semaphore's): the watcher FUTEX_WAKEs `word`
- * (with private_flag: FUTEX_PRIVATE_FLAG or 0) instead of writing an eventfd; once gets -1. */
+ * (with private_flag, the FUTEX_PRIVATE_FLAG bit its waits use, or 0) instead of writing an eventfd;
+ * once gets -1. */
 int rvtk_wait_futex(int64_t target, const char *what, rvtk_fd_once_fn once, void *arg, uint32_t *word, int private_flag);
 
 /* Blocks, with no virtual deadline of its own, until *word reaches `until` (another participant
