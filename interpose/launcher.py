@@ -96,8 +96,8 @@ class VirtualGPUs:
             scale, self.cpu_scale_source = calibrate.scale_to(self.config.target_host)
         self.cpu_scale = scale   # recorded with every emulated result
         # host costs as the predictor has them (a profile's measurements, else the catalog's); the
-        # libraries' host time was measured on the target's host, which the default scale models
-        library_scale = scale / default_scale if self.config.timekeeper else 1.0
+        # libraries' host time was measured on the host of the target's reference timings
+        library_scale = scale / calibrate.measured_host_scale(self.hardware.key) if self.config.timekeeper else 1.0
         self.hardware_file.write_text(native_config(predictor, self.config.gpus, library_scale))
         self.socket = run_dir / "predictor.sock"
         self._server = PredictorServer(predictor, str(self.socket))

@@ -92,11 +92,16 @@ def calibrate(
     torch_part = f", torch ops {here.torch_ops_s * 1e3:.1f} ms" if here.torch_ops_s is not None else " (torch not importable)"
     typer.echo(f"this host ({here.cpu_model}): python loop {here.python_loop_s * 1e3:.1f} ms{torch_part}")
     for name in [target] if target else known:
-        ref = cal.reference(name)
-        value = cal.scale(ref, here)
+        value = cal.target_scale(name, here)
         path = cal.save(name, value, here)
-        typer.echo(f"{name}: cpu_scale {value:.4f} (target host: python loop {ref.python_loop_s * 1e3:.1f} ms"
-                   + (f", torch ops {ref.torch_ops_s * 1e3:.1f} ms" if ref.torch_ops_s is not None else "") + ")")
+        stored = cal.serving_scale(name)
+        if stored is not None:
+            how = f"serving scale {stored:.4f} on the reference emulation host, carried here by the benchmark"
+        else:
+            ref = cal.reference(name)
+            how = (f"target host: python loop {ref.python_loop_s * 1e3:.1f} ms"
+                   + (f", torch ops {ref.torch_ops_s * 1e3:.1f} ms" if ref.torch_ops_s is not None else ""))
+        typer.echo(f"{name}: cpu_scale {value:.4f} ({how})")
     typer.echo(f"saved to {path}")
 
 

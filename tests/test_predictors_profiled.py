@@ -305,22 +305,23 @@ def test_the_launcher_writes_the_predictors_host_costs() -> None:
 
 
 def test_a_slower_modelled_host_scales_the_libraries_host_time() -> None:
-    """cuDNN's plan-build time was measured on the target's host, which the default cpu_scale models;
-    a run given another scale (another host) scales that CPU work with the rest of it."""
+    """cuDNN's plan-build time was measured on the host of the target's reference timings; a run that
+    models another host (the default's typical host, a given scale) scales that CPU work with the rest of it."""
     from interpose.launcher import VirtualGPUConfig, VirtualGPUs
     from predictors.catalog import library_host_costs
     from timekeeper import calibrate
 
     measured = library_host_costs("h100")[0]["cudnn_plan_build_ns"]
-    default = calibrate.cpu_scale("h100")[0]
+    there = calibrate.measured_host_scale("h100")
 
     def plan_build_ns(cpu_scale: float | None) -> int:
         with VirtualGPUs(VirtualGPUConfig(gpu="h100", cpu_scale=cpu_scale)) as v:
             line = next(x for x in v.hardware_file.read_text().splitlines() if x.startswith("cudnn_plan_build_ns "))
         return int(line.split()[1])
 
-    assert plan_build_ns(None) == measured
-    assert plan_build_ns(default * 1.5) == pytest.approx(measured * 1.5, abs=1)
+    assert plan_build_ns(there) == pytest.approx(measured, abs=1)
+    assert plan_build_ns(there * 1.5) == pytest.approx(measured * 1.5, abs=1)
+    assert plan_build_ns(None) == pytest.approx(measured * calibrate.cpu_scale("h100")[0] / there, abs=1)
 
 
 def test_a_repeated_lookup_costs_under_a_microsecond() -> None:

@@ -373,7 +373,7 @@ def test_calibrate_caches_the_scale(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     show = [sys.executable, "-c", "from timekeeper.calibrate import cpu_scale; print(*cpu_scale('h100'), sep='|')"]
     value, source = subprocess.run(show, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("|")
-    assert float(value) == calibrate.scale(calibrate.reference("h100"), calibrate.default_host())
+    assert float(value) == calibrate.target_scale("h100", calibrate.default_host())
     assert source.startswith("default")
     r = subprocess.run([sys.executable, "-m", "revati_search.cli", "calibrate", "--target", "h100"], env=env,
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -384,3 +384,22 @@ def test_calibrate_caches_the_scale(tmp_path: Path) -> None:
     assert set(entry) == {"h100"} and round(entry["h100"]["cpu_scale"], 4) == printed and 0.1 < printed < 10
     value, source = subprocess.run(show, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("|")
     assert float(value) == entry["h100"]["cpu_scale"] and source.startswith("calibrated on this host")
+    # the stored serving scale, carried from the reference emulation host to this one by the benchmark
+    here = calibrate._timings(entry["h100"])
+    assert float(value) == pytest.approx(calibrate.serving_scale("h100") * calibrate.scale(calibrate.default_host(), here))
+
+
+def test_the_default_scale_is_the_targets_serving_scale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where hosts.json gives a target a serving scale (measured by serving, hosts.json's note), an
+    uncalibrated emulation host uses it as is; a target without one uses the benchmark ratio."""
+    from timekeeper import calibrate
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    hosts = json.loads(calibrate.HOSTS_FILE.read_text())
+    assert calibrate.cpu_scale("h100")[0] == hosts["targets"]["h100"]["serving_scale"]
+    hosts["targets"]["other"] = {**hosts["targets"]["h100"], "python_loop_s": 1.0, "torch_ops_s": 1.0}
+    del hosts["targets"]["other"]["serving_scale"]
+    monkeypatch.setattr(calibrate, "HOSTS_FILE", tmp_path / "hosts.json")
+    calibrate.HOSTS_FILE.write_text(json.dumps(hosts))
+    value, source = calibrate.cpu_scale("other")
+    ref = calibrate.default_host()
+    assert value == pytest.approx((1.0 / ref.python_loop_s * 1.0 / ref.torch_ops_s) ** 0.5) and "benchmark" in source

@@ -7,9 +7,14 @@ engine's scheduler) and, where torch is importable, small torch CPU operations (
 an engine's host-side step preparation). With both on both sides the scale is their geometric mean.
 
 The targets' timings were measured once on the real GPU hosts and live in ``hosts.json``, beside a
-reference measurement of the project's own emulation host, which gives the default scale when this
-host was never calibrated. ``revati-search calibrate`` measures this host and caches its scale per
-host name in ``$XDG_CACHE_HOME/revati-search/cpu_scale.json`` (``~/.cache`` by default).
+reference measurement of the project's own emulation host. A target may also carry a ``serving_scale``:
+the scale at which emulated serving runs on that emulation host matched real runs on the target's
+GPU hosts (the median over several hosts; ``benchmarks/host_scale.py``). The micro-benchmark alone
+misjudges serving there: GPU hosts of one kind differ by up to 1.5x in how fast they serve, and their
+benchmark readings follow neither that nor themselves from one minute to the next. With a serving scale,
+the benchmark only carries it from the stored emulation host to this one.
+``revati-search calibrate`` measures this host and caches its timings per host name in
+``$XDG_CACHE_HOME/revati-search/cpu_scale.json`` (``~/.cache`` by default).
 
 This module needs only the standard library (and torch, optionally), so that
 ``python3 -m timekeeper.calibrate`` measures a target host that has nothing of this project installed.
@@ -131,7 +136,31 @@ def targets() -> list[str]:
 
 def reference(target: str) -> CpuTimings:
     """The stored timings of a target GPU host (KeyError if none was measured)."""
-    return CpuTimings(**_hosts()["targets"][target])
+    return _timings(_hosts()["targets"][target])
+
+
+def serving_scale(target: str) -> float | None:
+    """The target's stored serving scale (virtual ns per CPU ns on the stored emulation host), if any."""
+    value = _hosts()["targets"].get(target, {}).get("serving_scale")
+    return None if value is None else float(value)
+
+
+def target_scale(target: str, here: CpuTimings) -> float:
+    """The scale that models target on a host with these timings: the target's serving scale carried
+    from the stored emulation host to this one by the benchmark, else the benchmark ratio alone."""
+    stored = serving_scale(target)
+    if stored is None:
+        return scale(reference(target), here)
+    return stored * scale(default_host(), here)
+
+
+def measured_host_scale(target: str) -> float:
+    """The scale that models the very host the target's reference timings were measured on (where the
+    libraries' host costs were measured too); the default scale for a target never measured."""
+    try:
+        return scale(reference(target), _here()[0])
+    except KeyError:
+        return cpu_scale(target)[0]
 
 
 def default_host() -> CpuTimings:
@@ -168,14 +197,13 @@ def cpu_scale(target: str) -> tuple[float, str]:
     """The scale a run on target uses, and where it came from: this host's calibration (of the current
     benchmark), else the stored default (this project's emulation host), else 1.0 for a target
     whose host was never measured."""
+    if target not in targets():
+        return 1.0, f"no reference CPU timings for target {target!r}: virtual time = CPU time here"
+    what = "serving scale" if serving_scale(target) is not None else "benchmark"
     entry = _read_cache().get(socket.gethostname(), {}).get(target)
     if entry and entry.get("benchmark_version") == BENCHMARK_VERSION:
-        return float(entry["cpu_scale"]), f"calibrated on this host {entry['measured']}"
-    try:
-        ref = reference(target)
-    except KeyError:
-        return 1.0, f"no reference CPU timings for target {target!r}: virtual time = CPU time here"
-    return scale(ref, default_host()), "default (reference emulation host; run `revati-search calibrate`)"
+        return target_scale(target, _timings(entry)), f"calibrated on this host {entry['measured']} ({what})"
+    return target_scale(target, default_host()), f"default ({what}; reference emulation host: run `revati-search calibrate`)"
 
 
 def _timings(data: dict[str, Any]) -> CpuTimings:
