@@ -1,4 +1,4 @@
-"""Real vs emulated, per validation scenario: `python benchmarks/validation_table.py [--pool] [REAL_DIR EMU_DIR]`.
+"""Real vs emulated, per validation scenario: `python benchmarks/validation_table.py [--pool] [--only REGEX] [REAL_DIR EMU_DIR]`.
 
 REAL_DIR (and EMU_DIR) may be several folders joined by commas: a scenario is taken from the first that
 has it; with --pool, from all that have it: each metric is then the median of the scenario's runs, and
@@ -11,10 +11,12 @@ virtual H100), prints each metric's real and emulated value and the relative err
 (emulated/real - 1), the median |error| over the scenarios that have both, and for each metric whether
 sorting the scenarios by it gives the same order in both (else the pairs of scenarios that swap, each
 with its real values and how far apart they are: |a - b| / min(a, b)). Only pairs that exist.
+--only REGEX keeps the scenarios whose names it matches (re.search).
 """
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -53,12 +55,19 @@ def gap(a: float, b: float) -> float:
 def main(argv: list[str]) -> int:
     pool = "--pool" in argv
     argv = [a for a in argv if a != "--pool"]
+    only = None
+    if "--only" in argv:
+        i = argv.index("--only")
+        only = re.compile(argv[i + 1])
+        del argv[i:i + 2]
     real_dirs = [Path(x) for x in argv[0].split(",")] if argv else [HERE / "real-h100-2026-11-21"]
     emu_dirs = [Path(x) for x in argv[1].split(",")] if len(argv) > 1 else [HERE / "emulated-2026-11-21"]
     real_runs, emu_runs = load_all(real_dirs), load_all(emu_dirs)
     pick = pooled if pool else (lambda runs: runs[0])
     real = {n: pick(rs) for n, rs in real_runs.items()}
     emu = {n: pick(rs) for n, rs in emu_runs.items()}
+    if only is not None:
+        real = {n: v for n, v in real.items() if only.search(n)}
     pairs = [n for n in real if n in emu]
     print(f"real: {','.join(map(str, real_dirs))}  ({len(real)} scenarios)\n"
           f"emulated: {','.join(map(str, emu_dirs))}  ({len(emu)} scenarios)\n"
