@@ -21,15 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernel-ops", help="the kernels section measures only these ops (comma-separated, of "
                                          "predictors.profile.grid.KERNEL_OPS); for `pack --extend`")
     ap.add_argument("--head-dims", help="the attention section measures only these head dims (comma-separated)")
+    ap.add_argument("--attention-heads", help="the attention section measures only these query head counts (comma-separated)")
     ap.add_argument("--gemm-forms", help="the gemm section measures only these forms (linear, matmul, bmm, grouped)")
     a = ap.parse_args(argv)
     ops = [o.strip() for o in a.kernel_ops.split(",")] if a.kernel_ops else None
     if ops and (unknown := sorted(set(ops) - set(grid.KERNEL_OPS))):
         ap.error(f"unknown kernel ops {unknown}; known: {', '.join(grid.KERNEL_OPS)}")
     dims = [int(d) for d in a.head_dims.split(",")] if a.head_dims else None
+    heads = [int(h) for h in a.attention_heads.split(",")] if a.attention_heads else None
     forms = [f.strip() for f in a.gemm_forms.split(",")] if a.gemm_forms else None
     return run(a.out, a.budget_s, [s.strip() for s in a.sections.split(",") if s.strip()], a.reps, a.timer, a.quick,
-               ops, dims, forms)
+               ops, dims, forms, heads)
 
 
 if __name__ == "__main__":

@@ -729,7 +729,7 @@ def limit(items: list[Any], quick: bool, n: int = 24) -> list[Any]:
 
 def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: str = "auto",
          quick: bool = False, kernel_ops: list[str] | None = None, head_dims: list[int] | None = None,
-         gemm_forms: list[str] | None = None) -> int:
+         gemm_forms: list[str] | None = None, attention_heads: list[int] | None = None) -> int:
     t0 = time.monotonic()
     run = Run(out, budget_s, reps, timer, quick)
     meta_info = run.file.data["meta"]
@@ -750,7 +750,8 @@ def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: 
             run.run_items("gemm", limit(items, quick), chunk=64)
         elif section == "attention":
             items = [(grid.attention_key(it), it, attention_factory(run, it)) for it in grid.attention_items()
-                     if head_dims is None or it["head_dim"] in head_dims]
+                     if (head_dims is None or it["head_dim"] in head_dims)
+                     and (attention_heads is None or it["heads"] in attention_heads)]
             run.run_items("attention", limit(items, quick), chunk=48, max_bytes=12 * 2 ** 30)
         elif section == "kernels":
             items = [(grid.kernel_item_key(it), it, kernel_op_factory(run, it)) for it in grid.kernel_items()
