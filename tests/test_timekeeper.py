@@ -45,7 +45,7 @@ def test_sharing_cores_does_not_change_virtual_time():
     gets half the wall time, or less when the host is busy): in virtual time each one's work takes
     exactly its own CPU time, and the meeting respects both."""
     for prefix in ([], ["taskset", "-c", "0"]):
-        out, _ = run_json([], "meet.py", prefix=prefix)
+        out, _ = run_json(["--cpu-scale", "1"], "meet.py", prefix=prefix)
         assert out["a_work"] == pytest.approx(out["a_cpu"], rel=0.05), (prefix, out)
         assert out["b_work"] == pytest.approx(out["b_cpu"], rel=0.05), (prefix, out)
         assert out["b_recv"] >= max(out["a_send"], out["b_ready"]) and out["a_done"] >= out["b_recv"]
@@ -94,7 +94,7 @@ def test_contention_does_not_change_virtual_times():
 
 @pytest.mark.parametrize("kind", ["socket", "zmq"])
 def test_messages_are_never_received_before_they_were_sent(kind):
-    out, wall = run_json([], "messages.py", kind)
+    out, wall = run_json(["--cpu-scale", "1"], "messages.py", kind)
     assert out["late"] == 0
     # the critical path is the sender's 100 sleeps plus the receiver's last one, plus CPU time
     assert out["virtual"] == pytest.approx(out["sleeps"] + out["cpu"], rel=0.05)
