@@ -10,7 +10,7 @@ The targets' timings were measured once on the real GPU hosts and live in ``host
 reference measurement of the project's own emulation host. A target may also carry a ``serving_scale``:
 the scale at which emulated serving runs on that emulation host matched real runs on the target's
 GPU hosts (the median over several hosts; ``benchmarks/host_scale.py``). The micro-benchmark alone
-misjudges serving there: GPU hosts of one kind differ by up to 1.5x in how fast they serve, and their
+misjudges serving there: GPU hosts of one kind differ by up to 1.8x in how fast they serve, and their
 benchmark readings follow neither that nor themselves from one minute to the next. With a serving scale,
 the benchmark only carries it from the stored emulation host to this one.
 ``revati-search calibrate`` measures this host and caches its timings per host name in
