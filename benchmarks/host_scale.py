@@ -14,15 +14,12 @@ the pairs and the median of the calls' medians (each host counted once per call)
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
+from validation_table import load as summaries   # the folders' summary.json per scenario, as the table reads them
+
 FLAT = 0.05   # relative change between the passes below which a scenario does not measure the host
-
-
-def summaries(d: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(d.glob("*/summary.json"))}
 
 
 def implied(low: float, high: float, s_low: float, s_high: float, real: float) -> float:
