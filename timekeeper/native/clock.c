@@ -139,6 +139,14 @@ static int64_t catch_up(int64_t t) {
 
 static __thread long t_nvcsw = -1;   /* voluntary context switches at the thread's last read */
 
+/* The thread's blocking since its last read was no wake-up by another participant (its own timed
+ * wait, the service, the emulation's bookkeeping): its next read does not catch up with G. */
+static void not_woken(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    t_nvcsw = ru.ru_nvcsw;
+}
+
 /* What a thread of this process reads: its process's time, caught up with the run's clock if the
  * thread blocked since its last read (whoever woke it may be ahead: a message must not be seen
  * before it was sent). */
@@ -473,9 +481,7 @@ static int64_t slice(int64_t remaining, int64_t cap) { return slice_between(rema
  * sleeping does not count as having been woken by someone. */
 static void settle(int64_t target) {
     catch_up(target);
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    t_nvcsw = ru.ru_nvcsw;
+    not_woken();
 }
 
 void rvtk_wait_virtual(int64_t target, const char *what) {
@@ -504,9 +510,7 @@ void rvtk_busy_begin(const char *what) {
 void rvtk_busy_end(void) {
     if (!g_page || t_slot < 0) return;
     __atomic_store_n(&g_page->threads[t_slot].in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
-    struct rusage ru;   /* waiting for the service is no wake-up by another participant */
-    getrusage(RUSAGE_THREAD, &ru);
-    t_nvcsw = ru.ru_nvcsw;
+    not_woken();   /* waiting for the service */
 }
 
 void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what) {
@@ -519,6 +523,7 @@ void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what) {
         syscall(SYS_futex, word, FUTEX_WAIT, v, &ts, NULL, 0);
     }
     __atomic_store_n(&t->in_wait, RVTK_RUNNING, __ATOMIC_RELEASE);
+    not_woken();   /* bookkeeping, not a message: the waiter's own time goes on */
 }
 
 /* ---------------- condition waits and the jump watcher ---------------- */

@@ -41,7 +41,8 @@ int rvtk_wait_fd(int64_t target, const char *what, rvtk_fd_once_fn once, void *a
 int rvtk_wait_futex(int64_t target, const char *what, rvtk_fd_once_fn once, void *arg, uint32_t *word, int private_flag);
 
 /* Blocks, with no virtual deadline of its own, until *word reaches `until` (another participant
- * advances it and futex-wakes it). */
+ * advances it and futex-wakes it). For the emulation's own bookkeeping (a collective's rendezvous,
+ * where real ranks would not wait at all): the waiter's time is not caught up with the waker's. */
 void rvtk_wait_for(uint32_t *word, uint32_t until, const char *what);
 
 /* One real wait on an application condition variable (never repeated: a signal between two real
