@@ -197,12 +197,19 @@ def test_nccl_ranks_meet_on_the_shared_clock(nccl_programs, tmp_path):
 def test_nccl_back_to_back_collectives_all_meet(nccl_programs):
     """20k all_reduces in a row on 2 processes (64 per step of a tensor-parallel 8B model): a rank
     that leaves one rendezvous and reaches the next while the other is still leaving must meet it in
-    the same place (the rendezvous table once split such a pair, and both ranks waited forever)."""
-    r = revati_run([*FIXED, "--gpus", "2"], [str(nccl_programs["nccl_ops"]), "storm", "20000"], timeout=300)
+    the same place (the rendezvous table once split such a pair, and both ranks waited forever).
+    And the clock must not jump meanwhile: a rank its peer has woken is runnable before it marks its
+    wait over, and while it waited for a core the timekeeper once saw every thread blocked and
+    jumped to another thread's far deadline (10 s here; torch's NCCL watchdog's in an engine)."""
+    r = revati_run([*FIXED, "--gpus", "2", "--cpu-scale", "1"], [str(nccl_programs["nccl_ops"]), "storm", "20000"],
+                   timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
     c = r.checks()
     assert c["storm_rank0"] == c["storm_rank1"] == "20000"
     assert c["done"] == "1" and c["child_ok"] == "1"
+    for rank in (0, 1):   # the host's virtual time in the loop is its CPU time (the GPU never holds it back)
+        host, cpu = int(c[f"storm_host_ns_rank{rank}"]), int(c[f"storm_cpu_ns_rank{rank}"])
+        assert host < 1.5 * cpu + 20_000_000, (rank, host, cpu)
 
 
 # ---------------------------------------------------------------- torch

@@ -344,7 +344,10 @@ class Timekeeper:
             for tid in procfs.tids(p.pid):
                 keys.add((p.pid, tid))
                 w = waits.get(tid)
-                if w and w.in_wait == WAIT_VIRTUAL:
+                # a virtual wait for a deadline ends only by the clock; one without (a collective's
+                # rendezvous) ends when a peer wakes it, and the woken thread is runnable before it
+                # marks its wait over: its kernel state tells
+                if w and w.in_wait == WAIT_VIRTUAL and w.target != NO_TARGET:
                     seen[tid] = _VIRTUAL
                     continue
                 if w and w.in_wait == BUSY:   # waiting for real on something outside the run

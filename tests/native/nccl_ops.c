@@ -11,16 +11,19 @@
  *                     both ways in a group, and one way ungrouped, which must not deadlock)
  *   nccl_ops storm N  2 processes, N back-to-back all_reduces (a tensor-parallel engine's pace): each
  *                     rank leaves a rendezvous and arrives at the next one while the other is still
- *                     leaving; every one of them must meet
+ *                     leaving; every one of them must meet. A thread of each rank sleeps with a
+ *                     far deadline; prints each rank's virtual and CPU time in the loop
  */
 #include <nccl.h>
 #include <cuda_runtime.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NK(x)                                                                                          \
@@ -317,6 +320,17 @@ static int skew(void) {
     return 0;
 }
 
+static void *sleep_long(void *unused) {
+    (void)unused;
+    struct timespec ts = {10, 0};
+    nanosleep(&ts, NULL);
+    return NULL;
+}
+
+static long long ns_between(const struct timespec *a, const struct timespec *b) {
+    return (long long)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
 static int storm(int count) {
     ncclUniqueId id;
     NK(ncclGetUniqueId(&id));
@@ -330,9 +344,19 @@ static int storm(int count) {
     CK(cudaStreamCreate(&s));
     void *buf;
     CK(cudaMalloc(&buf, 1 << 20));
+    pthread_t watchdog;   /* a thread with a far deadline, as torch's NCCL watchdog has */
+    pthread_create(&watchdog, NULL, sleep_long, NULL);
+    pthread_detach(watchdog);
+    struct timespec v0, v1, c0, c1;
+    clock_gettime(CLOCK_MONOTONIC, &v0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     for (int i = 0; i < count; i++) NK(ncclAllReduce(buf, buf, 1024, ncclBfloat16, ncclSum, c, s));
+    clock_gettime(CLOCK_MONOTONIC, &v1);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     CK(cudaStreamSynchronize(s));
     printf("CHECK storm_rank%d %d\n", rank, count);
+    printf("CHECK storm_host_ns_rank%d %lld\n", rank, ns_between(&v0, &v1));
+    printf("CHECK storm_cpu_ns_rank%d %lld\n", rank, ns_between(&c0, &c1));
     NK(ncclCommDestroy(c));
     fflush(stdout);
     if (child == 0) exit(0);
