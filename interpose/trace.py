@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def load_trace(path: Path) -> list[dict]:
-    """Events of one trace-<pid>.json (the JSON array format; a process that died may lack the ']')."""
+    """Events of one trace-<pid>.json (the JSON array format, written at the process's exit; a truncated one may lack the ']')."""
     text = Path(path).read_text().rstrip()
     if not text.endswith("]"):
         text = text.rstrip(",") + "]"

@@ -15,7 +15,7 @@ from interpose.trace import load_trace  # noqa: F401  (re-exported for the tests
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE = ROOT / "tests" / "native"
 # programs of the runtime/driver surface (library-specific tests build their own)
-CORE_PROGRAMS = {"runtime_features", "driver_kernel", "driver_module", "stub_call"}
+CORE_PROGRAMS = {"runtime_features", "driver_kernel", "driver_module", "stub_call", "launch_storm"}
 
 
 def nvcc() -> str:

@@ -54,6 +54,24 @@ def test_runtime_features(programs, tmp_path):
     assert shown.returncode == 0 and "templated<float, 3>" in shown.stdout, shown.stdout + shown.stderr
 
 
+def test_tracing_costs_the_host_no_virtual_time(programs, tmp_path):
+    """The host's virtual time is its CPU time, so what the interposer does on the engine's thread
+    per launch must be cheap: recording the trace there (formatting JSON, about 1-2 us a launch of
+    this loop, more with an engine's long kernel names) once made traced runs slower than untraced
+    ones. 20k launches, three runs each way, alternating (this machine's speed drifts)."""
+    host = {False: [], True: []}
+    for i in range(6):
+        traced = bool(i % 2)
+        args = ["--predictor", "fixed:1us", "--cpu-scale", "1", *(["--trace", str(tmp_path / str(i))] if traced else [])]
+        r = revati_run(args, [str(programs["launch_storm"]), "20000"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        host[traced].append(int(r.checks()["launch_host_ns"]))
+    (trace,) = (tmp_path / "1").glob("trace-*.json")   # written at exit, every launch in it
+    assert sum(e.get("name", "").startswith("_Z4tick") for e in load_trace(trace)) == 20100
+    untraced, traced = sorted(host[False])[1], sorted(host[True])[1]
+    assert traced < 1.3 * untraced, host
+
+
 def test_driver_module_launch(programs):
     r = revati_run(FIXED, [str(programs["driver_module"]), str(programs["driver_kernel"])])
     assert r.returncode == 0, r.stdout + r.stderr
