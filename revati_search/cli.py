@@ -249,6 +249,8 @@ def validate(
             st.save_validation(run_spec, emu_summary, real_summary, run_hash=h,
                                name=name or (emulated if emulated.is_dir() else emulated.parent).name)
     _print_comparison(c)
+    if modelled := _modelled_text(emu_summary):
+        typer.echo(f"emulated as: {modelled}")
     typer.echo(f"stored: {dest}" + (f" and in {storage}" if storage else ""))
 
 
@@ -418,6 +420,21 @@ def report(
     typer.echo(f"wrote {paths['report.html']} (+ " + ", ".join(p.name for k, p in paths.items() if k != "report.html") + ")")
 
 
+def _modelled_text(summary: dict) -> str:
+    """What an emulated run's metrics assume: the virtual GPUs, the predictor and the host's CPU speed
+    (the serving host's CPU sets an eager engine's step time as much as the GPU does)."""
+    parts = []
+    hw = summary.get("hardware")
+    if isinstance(hw, dict) and hw.get("gpu"):
+        parts.append(f"virtual {hw['gpu']} x{hw.get('count', 1)}")
+    if summary.get("predictor"):
+        parts.append(f"predictor {summary['predictor']}")
+    if isinstance(summary.get("cpu_scale"), (int, float)):
+        source = summary.get("cpu_scale_source")
+        parts.append(f"host cpu_scale {summary['cpu_scale']:g}" + (f" ({source})" if source else ""))
+    return ", ".join(parts)
+
+
 @app.command()
 def best(
     study_ref: _StudyArg,
@@ -464,6 +481,8 @@ def best(
     m = {k: rec.metrics[k] for k in shown if isinstance(rec.metrics.get(k), (int, float))}
     if m:
         typer.echo("metrics: " + _values_text(m))
+    if modelled := _modelled_text(rec.metrics):
+        typer.echo(f"modelled: {modelled}")
     if rec.alternatives:
         typer.echo(f"other Pareto trials: {', '.join(map(str, rec.alternatives))}  (revati-search report for all)")
     if launch.get("python"):

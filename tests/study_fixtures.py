@@ -93,7 +93,8 @@ def constraint_value(c: dict[str, Any], metrics: dict[str, Any]) -> float:
 def metrics(tput: float, ttft: float, cost: float = 1.0, gpus: int = 1) -> dict[str, Any]:
     return {"output_throughput": tput * gpus, "output_throughput_per_gpu": tput, "p99_ttft_ms": ttft,
             "median_tpot_ms": 10.0, "cost_per_million_output_tokens_usd": cost, "duration": 2.0,
-            "completed": 16, "mode": "emulated", "hardware": {"gpu": "h100", "count": gpus}}
+            "completed": 16, "mode": "emulated", "hardware": {"gpu": "h100", "count": gpus}, "predictor": "default",
+            "cpu_scale": 1.41, "cpu_scale_source": "default (serving scale)"}
 
 
 # A two-objective study: throughput per GPU (max) vs p99 TTFT (min), SLO p99 TTFT <= 500 ms

@@ -95,6 +95,7 @@ def test_best(tmp_path):
     r = cli("best", str(db), "--run-file", str(tmp_path / "best.yaml"))
     assert r.exit_code == 0, r.output
     assert "recommended trial 2 (" in r.output and "Pareto front: 3 trials" in r.output and "serving.max_batch_tokens = 1024" in r.output
+    assert "modelled: virtual h100 x1, predictor default, host cpu_scale 1.41 (default (serving scale))" in r.output
     assert "ContinuousBatchingConfig(max_batch_tokens=1024, use_cuda_graph=False)" in r.output
     assert "transformers serve /models/llama-3.2-1b --continuous-batching --attn-implementation sdpa" in r.output
     assert "max_batch_tokens: 1024" in (tmp_path / "best.yaml").read_text()

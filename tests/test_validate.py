@@ -17,7 +17,9 @@ def _run(folder, summary):
 
 def test_validate_stores_each_metrics_error(tmp_path):
     emu = _run(tmp_path / "emu", {"mode": "emulated", "duration": 2.0, "output_throughput": 330.0,
-                                  "median_ttft_ms": 90.0, "median_tpot_ms": 12.0, "emulation_wall_s": 30.0})
+                                  "median_ttft_ms": 90.0, "median_tpot_ms": 12.0, "emulation_wall_s": 30.0,
+                                  "hardware": {"gpu": "h100", "count": 1}, "cpu_scale": 1.41,
+                                  "cpu_scale_source": "default (serving scale)"})
     real = _run(tmp_path / "real", {"mode": "real", "duration": 2.5, "output_throughput": 300.0,
                                     "median_ttft_ms": 100.0, "median_tpot_ms": 10.0})
     r = CliRunner().invoke(app, ["validate", str(emu), str(real)])
@@ -29,6 +31,7 @@ def test_validate_stores_each_metrics_error(tmp_path):
     assert stored["metrics"]["duration"]["error"] == pytest.approx(-0.2)
     assert stored["real"] == str(real.resolve())
     assert "+20.0%" in r.output and "-10.0%" in r.output
+    assert "emulated as: virtual h100 x1, host cpu_scale 1.41 (default (serving scale))" in r.output
     # summary files work as well as folders, and --out chooses the file
     dest = tmp_path / "v.json"
     r = CliRunner().invoke(app, ["validate", str(emu / "summary.json"), str(real / "summary.json"), "--out", str(dest)])
