@@ -2,10 +2,11 @@
  * written to $REVATI_TRACE_DIR/trace-<pid>.json, plus the API call counts at exit.
  *
  * The engine's host thread records each op as it launches it, and that thread's CPU time is the
- * emulated host's time: formatting JSON there (about 10 us an op) made a traced run's steps longer
- * than an untraced one's (an eager 8B decode step 112 vs 88 ms). So the run appends fixed-size
- * binary records to an unlinked scratch file, and the JSON is written from them at exit. A process
- * killed without exiting leaves no trace. */
+ * emulated host's time: formatting JSON there (1-2 us a launch of a C loop, more with an engine's
+ * long kernel names) made traced runs slower than untraced ones (an eager 8B decode run's TPOT
+ * 104-122 ms traced, 88 ms untraced). So the run appends fixed-size binary records to an unlinked
+ * scratch file, and the JSON is written from them at exit. A process killed without exiting leaves
+ * no trace. */
 #define _GNU_SOURCE
 #include "internal.h"
 
