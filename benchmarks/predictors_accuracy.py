@@ -44,6 +44,7 @@ from predictors.profile import grid  # noqa: E402
 from predictors.profiled import (  # noqa: E402
     CollectiveModel,
     ProfiledPredictor,
+    reduced_shape,
     available,
     collective_samples,
     load_collectives,
@@ -100,6 +101,14 @@ def held_out_errors(gpu: str) -> dict[str, dict[str, list[float]]]:
             continue
         op = KernelOp(name=name, grid=g, block=b)
         add("memory-bound kernels", train.duration_ns(op), roof.duration_ns(op), statistics.median(values))
+    # reductions whose sweep item names their shape: priced by it (as the interposer reports it from
+    # the launch's arguments) and, for comparison, by their geometry alone
+    for name, g, b, ns, source in test["kernel"]:
+        shape = reduced_shape(name, source)
+        if shape:
+            by_shape = KernelOp(name=name, grid=g, block=b, outputs=shape[0], elements=shape[0] * shape[1])
+            add("reductions by shape", train.duration_ns(by_shape), roof.duration_ns(by_shape), ns)
+            add("reductions by geometry", train.duration_ns(KernelOp(name=name, grid=g, block=b)), roof.duration_ns(by_shape), ns)
     from predictors.ops import MemcpyOp, MemsetOp
     for direction, pinned, nbytes, ns in test["copy"]:
         op = MemsetOp(bytes=nbytes) if direction == "memset" else MemcpyOp(bytes=nbytes, direction=direction, pinned=pinned)

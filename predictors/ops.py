@@ -28,13 +28,17 @@ class _Op(BaseModel):
 
 
 class KernelOp(_Op):
-    """Any kernel launch; only its launch geometry is known."""
+    """Any kernel launch: its launch geometry, and for some kernels the elements it works on."""
 
     kind: Literal["kernel"] = "kernel"
     name: str
     grid: tuple[Dim, Dim, Dim]
     block: tuple[Dim, Dim, Dim]
     shmem: Count = 0  # dynamic shared memory, bytes
+    # a reduction's input elements and outputs, which the launch's arguments tell and its geometry
+    # does not (torch's reductions cap their grid: interpose/native/core/kernel_args.c); 0 unknown
+    elements: Count = 0
+    outputs: Count = 0
 
 
 class GemmOp(_Op):

@@ -115,6 +115,8 @@ def test_held_out_accuracy_meets_the_targets() -> None:
         assert median["attention (all)"] <= 0.10, (gpu, median)
         assert median["memory-bound kernels"] <= 0.15, (gpu, median)
         assert median["copies/memsets"] <= 0.15, (gpu, median)
+        # torch's reductions by the elements their launch arguments carry (their grid is capped)
+        assert median["reductions by shape"] <= 0.15 < median["reductions by geometry"], (gpu, median)
 
 
 def test_train_split_never_sees_held_out_items() -> None:

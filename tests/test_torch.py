@@ -211,3 +211,30 @@ def test_grouped_mm_is_priced_as_the_gemms_of_its_groups(tmp_path):
     assert big["dur"] * 1e-6 >= weights / load("h100").memory_bandwidth_bytes_per_s * 0.9
     assert not any("GroupProblemShape" in e.get("name", "") for f in tmp_path.glob("trace-*.json")
                    for e in load_trace(f) if e.get("ph") == "X")
+
+
+REDUCTIONS = """
+import torch
+for rows, cols, dtype in [(1024, 2048, torch.float32), (16, 1024, torch.bfloat16), (4096, 14336, torch.float32), (7, 300, torch.float32)]:
+    x = torch.randn(rows, cols, device="cuda", dtype=dtype)
+    x.mean(-1); x.argmax(-1); x.sum(0)
+torch.cuda.synchronize()
+print("{}")
+"""
+
+
+def test_reductions_are_priced_by_the_sizes_their_arguments_carry(tmp_path):
+    """torch's reduce_kernel caps its grid (a 1024 x 2048 and a 4096 x 14336 mean may share one), so
+    the interposer reads the outputs and elements from its ReduceOp argument and the predictor prices
+    the reduction by them: a 28x larger input costs several times as much under the same geometry."""
+    run_py(REDUCTIONS, "--trace", str(tmp_path))
+    reds = [e for f in tmp_path.glob("trace-*.json") for e in load_trace(f)
+            if e.get("ph") == "X" and "reduce_kernel" in e.get("name", "")]
+    shapes = {(e["args"].get("outputs"), e["args"].get("elements")) for e in reds}
+    for rows, cols in [(1024, 2048), (16, 1024), (4096, 14336), (7, 300)]:
+        assert (rows, rows * cols) in shapes          # x.mean(-1), x.argmax(-1): one output per row
+        assert (cols, rows * cols) in shapes          # x.sum(0): one per column
+    mean = {e["args"]["outputs"]: e["dur"] for e in reds if "MeanOps" in e["name"]}
+    # at least reading 4096 x 14336 floats at the H100's memory bandwidth, and far above the small one
+    assert mean[4096] * 1e-6 >= 4096 * 14336 * 4 / load("h100").memory_bandwidth_bytes_per_s * 0.9
+    assert mean[4096] > 5 * mean[1024] > 5 * mean[16] * 0.9

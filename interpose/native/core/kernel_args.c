@@ -27,6 +27,7 @@ int rv_kernel_role(const char *name) {
     if (!name) return RV_KERNEL_PLAIN;
     if (strstr(name, "prepare_grouped_gemm_data")) return RV_KERNEL_GROUPED_MM_PREPARE;
     if (strstr(name, "cutlass") && strstr(name, "GroupProblemShape")) return RV_KERNEL_GROUPED_MM;
+    if (strstr(name, "reduce_kernel") && strstr(name, "ReduceOp")) return RV_KERNEL_REDUCE;
     return RV_KERNEL_PLAIN;
 }
 
@@ -91,4 +92,23 @@ bool rv_kernel_args_op(const rv_kernel *k, const unsigned block[3], void **args,
     op->u.gemm.epilogue = "none";
     *duration = rv_predict(op);
     return true;
+}
+
+/* torch's Reduce.cuh passes one ReduceOp by value: its reduction functor and identity (a few words,
+ * which depend on the reduction), then a ReduceConfig of ints: the accumulator's size, num_inputs
+ * (per output), num_outputs, step_input, step_output, ctas_per_output, input_mult[3], output_mult[2],
+ * block_width, block_height, num_threads. The config is found where its block shape matches the
+ * launch's, so no layout of the functors is assumed. */
+void rv_kernel_args_reduction(const rv_kernel *k, const unsigned block[3], void **args, rv_op *op) {
+    if (k->role != RV_KERNEL_REDUCE || !args || !args[0]) return;
+    const int32_t *w = args[0];
+    for (int o = 0; o <= 16; o++) {   /* the functor and identity take at most 16 words */
+        const int32_t *c = w + o;
+        if (c[11] != (int32_t)block[0] || c[12] != (int32_t)block[1] || c[13] != (int32_t)(block[0] * block[1]))
+            continue;
+        if (c[0] < 1 || c[0] > 32 || c[1] <= 0 || c[2] <= 0 || c[5] <= 0) continue;
+        op->u.kernel.elements = (int64_t)c[1] * c[2];
+        op->u.kernel.outputs = c[2];
+        return;
+    }
 }

@@ -116,6 +116,9 @@ int rv_op_json(const rv_op *op, char *buf, size_t size) {
                       (long long)op->u.kernel.grid[0], (long long)op->u.kernel.grid[1], (long long)op->u.kernel.grid[2],
                       (long long)op->u.kernel.block[0], (long long)op->u.kernel.block[1], (long long)op->u.kernel.block[2],
                       (long long)op->u.kernel.shmem);
+        if (op->u.kernel.elements > 0)
+            p += snprintf(p, end - p, ",\"elements\":%lld,\"outputs\":%lld", (long long)op->u.kernel.elements,
+                          (long long)op->u.kernel.outputs);
         break;
     case RV_OP_GEMM:
         put_str(&p, end, "library", op->name);

@@ -133,6 +133,9 @@ static void write_op(FILE *f, const record *r) {
                 (long long)op->u.kernel.grid[0], (long long)op->u.kernel.grid[1], (long long)op->u.kernel.grid[2],
                 (long long)op->u.kernel.block[0], (long long)op->u.kernel.block[1], (long long)op->u.kernel.block[2],
                 (long long)op->u.kernel.shmem);
+        if (op->u.kernel.elements > 0)
+            fprintf(f, ",\"elements\":%lld,\"outputs\":%lld", (long long)op->u.kernel.elements,
+                    (long long)op->u.kernel.outputs);
         break;
     case RV_OP_GEMM:
         /* shapes as the row-major caller wrote them (C = A·B, A is m×k), see abi/cublas.h */

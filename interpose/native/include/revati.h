@@ -125,7 +125,9 @@ typedef struct rv_op {
     int64_t device;
     const char *name;   /* kernel / collective name; for gemm/attention the library */
     union {
-        struct { int64_t grid[3], block[3], shmem; } kernel;
+        /* elements, outputs: the input elements a reduction reduces into how many outputs, where the
+         * launch's arguments tell what its geometry does not (its grid is capped); 0 when unknown */
+        struct { int64_t grid[3], block[3], shmem, elements, outputs; } kernel;
         struct {
             int64_t m, n, k, batch, trans_a, trans_b;
             const char *dtype_a, *dtype_b, *dtype_c, *compute, *epilogue;
@@ -244,12 +246,16 @@ typedef struct rv_kernel {
 
 /* Kernels whose launch arguments say what their geometry does not: torch's grouped GEMM (MoE
  * experts) is a persistent cutlass kernel, one grid for any size; the kernel that prepares its
- * problem list just before, on the same stream, carries M, N, K and the group count. */
-enum { RV_KERNEL_PLAIN = 0, RV_KERNEL_GROUPED_MM_PREPARE, RV_KERNEL_GROUPED_MM };
+ * problem list just before, on the same stream, carries M, N, K and the group count. torch's
+ * reductions (at::native::reduce_kernel) cap their grid: their ReduceOp argument carries the sizes. */
+enum { RV_KERNEL_PLAIN = 0, RV_KERNEL_GROUPED_MM_PREPARE, RV_KERNEL_GROUPED_MM, RV_KERNEL_REDUCE };
 int rv_kernel_role(const char *name);
 /* For a launch of a kernel with a role: true with *op (and its duration) to enqueue in its place. */
 bool rv_kernel_args_op(const rv_kernel *k, const unsigned block[3], void **args, rv_stream *s, rv_op *op,
                        rv_ns *duration);
+/* For a reduction: the elements it reduces and into how many outputs, from its ReduceOp argument
+ * (both 0 if not found). */
+void rv_kernel_args_reduction(const rv_kernel *k, const unsigned block[3], void **args, rv_op *op);
 
 void rv_kernel_register(const void *host_fn, const char *name);
 rv_kernel *rv_kernel_lookup(const void *host_fn);     /* NULL if never registered */
