@@ -99,7 +99,8 @@ class Hardware(BaseModel):
 
 
 LIBRARY_HOST_FILE = HARDWARE_DIR / "measured" / "library-host.json"
-LIBRARY_HOST_ITEMS = ("cudnn_plan_build_ns", "cudnn_heuristics_ns", "cudnn_opgraph_ns")
+LIBRARY_HOST_ITEMS = ("cudnn_plan_build_ns", "cudnn_heuristics_ns", "cudnn_opgraph_ns",
+                      "graph_instantiate_ns_per_node", "graph_upload_ns_per_node")
 
 
 @functools.cache

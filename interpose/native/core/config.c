@@ -32,6 +32,8 @@ static void parse_hw_file(const char *path, rv_config *c) {
         else if (!strcmp(line, "cudnn_plan_build_ns")) c->hw.cudnn_plan_build_ns = strtoll(val, 0, 10);
         else if (!strcmp(line, "cudnn_heuristics_ns")) c->hw.cudnn_heuristics_ns = strtoll(val, 0, 10);
         else if (!strcmp(line, "cudnn_opgraph_ns")) c->hw.cudnn_opgraph_ns = strtoll(val, 0, 10);
+        else if (!strcmp(line, "graph_instantiate_ns_per_node")) c->hw.graph_instantiate_ns_per_node = strtoll(val, 0, 10);
+        else if (!strcmp(line, "graph_upload_ns_per_node")) c->hw.graph_upload_ns_per_node = strtoll(val, 0, 10);
         else if (!strcmp(line, "attr")) {
             char *end;
             long a = strtol(val, &end, 10);

@@ -162,7 +162,14 @@ rv_graph_exec *rv_graph_instantiate(rv_graph *g) {
         x->g.nodes[idx].host_arg = nd->host_arg;
     }
     pthread_mutex_unlock(&rv_tl_lock);
+    rv_host_busy((rv_ns)x->g.n * rv_cfg()->hw.graph_instantiate_ns_per_node, "cudaGraphInstantiate");
     return x;
+}
+
+/* The real driver's host time to upload an executable graph to the device, once per executable. */
+void rv_graph_upload(rv_graph_exec *x) {
+    if (__atomic_exchange_n(&x->uploaded, true, __ATOMIC_ACQ_REL)) return;
+    rv_host_busy((rv_ns)x->g.n * rv_cfg()->hw.graph_upload_ns_per_node, "cudaGraphUpload");
 }
 
 void rv_graph_exec_destroy(rv_graph_exec *x) {
@@ -173,6 +180,7 @@ void rv_graph_exec_destroy(rv_graph_exec *x) {
 
 int rv_graph_launch(rv_graph_exec *x, rv_stream *s) {
     rv_graph *g = &x->g;
+    rv_graph_upload(x);
     rv_ns *end = g->n ? malloc(g->n * sizeof *end) : NULL;
     pthread_mutex_lock(&rv_tl_lock);
     if (s->cap_graph) { pthread_mutex_unlock(&rv_tl_lock); free(end); return -1; }

@@ -62,6 +62,7 @@ struct rv_graph {
 
 struct rv_graph_exec {
     uint32_t magic;
+    bool uploaded;   /* the real driver uploads an executable graph once (cudaGraphUpload or first launch) */
     rv_graph g;
 };
 

@@ -36,6 +36,10 @@ typedef struct rv_hw {
     rv_ns cudnn_plan_build_ns;   /* cudnnBackendFinalize of an execution plan built from a graph */
     rv_ns cudnn_heuristics_ns;   /* an engine heuristics query (finalize + reading its results) */
     rv_ns cudnn_opgraph_ns;      /* cudnnBackendFinalize of an operation graph */
+    /* host time the real driver spends on a CUDA graph, per node: instantiating it, and uploading
+     * it at its first launch (same file) */
+    rv_ns graph_instantiate_ns_per_node;
+    rv_ns graph_upload_ns_per_node;
 } rv_hw;
 
 typedef struct rv_config {
@@ -231,6 +235,7 @@ int rv_graph_add(rv_graph *g, const rv_op *op, const rv_effect *effect, const si
 rv_graph_exec *rv_graph_instantiate(rv_graph *g);
 void rv_graph_exec_destroy(rv_graph_exec *x);
 int rv_graph_launch(rv_graph_exec *x, rv_stream *s);
+void rv_graph_upload(rv_graph_exec *x);   /* the driver's upload (host time), once per executable */
 bool rv_graph_valid(const rv_graph *g);
 bool rv_graph_exec_valid(const rv_graph_exec *x);
 

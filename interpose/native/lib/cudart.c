@@ -871,7 +871,12 @@ static cudaError_t graph_launch(cudaGraphExec_t x, rv_stream *s) {
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t x, cudaStream_t h) { API; return graph_launch(x, S(h)); }
 cudaError_t cudaGraphLaunch_ptsz(cudaGraphExec_t x, cudaStream_t h) { API; return graph_launch(x, S_pt(h)); }
-cudaError_t cudaGraphUpload(cudaGraphExec_t x, cudaStream_t h) { API; (void)x; (void)h; return cudaSuccess; }
+cudaError_t cudaGraphUpload(cudaGraphExec_t x, cudaStream_t h) {
+    API; (void)h;
+    if (!rv_graph_exec_valid((rv_graph_exec *)x)) return fail(cudaErrorInvalidResourceHandle);
+    rv_graph_upload((rv_graph_exec *)x);
+    return cudaSuccess;
+}
 cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t *nodes, size_t *n) {
     API;
     if (!rv_graph_valid((rv_graph *)g)) return fail(cudaErrorInvalidValue);
