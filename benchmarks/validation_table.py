@@ -11,7 +11,9 @@ virtual H100), prints each metric's real and emulated value and the relative err
 (emulated/real - 1), the median |error| over the scenarios that have both, and for each metric whether
 sorting the scenarios by it gives the same order in both (else the pairs of scenarios that swap, each
 with its real values and how far apart they are: |a - b| / min(a, b)). Only pairs that exist.
---only REGEX keeps the scenarios whose names it matches (re.search).
+--only REGEX keeps the scenarios whose names it matches (re.search). With --pool it also lists, per
+metric, the scenarios whose error has one sign against every real run alone (the model's error, not
+the real hosts' spread).
 """
 from __future__ import annotations
 
@@ -91,6 +93,20 @@ def main(argv: list[str]) -> int:
     for m in METRICS:
         v = errs[m]
         print(f"  {m:18s} " + (f"{statistics.median(abs(x) for x in v):7.1%}  (n={len(v)})" if v else "   -"))
+    if pool:
+        # against each real run alone: an error of one sign against every run (host) is the model's;
+        # one whose sign turns between runs lies within the real runs' spread
+        print("\nagainst each real run alone (pooled emulation): scenarios whose error has one sign against all")
+        for m in METRICS:
+            one_sign, spread = [], []
+            for n in pairs:
+                e = emu[n].get(m)
+                each = [e / r[m] - 1 for r in real_runs[n] if r.get(m) and e is not None]
+                if len(each) < 2:
+                    continue
+                (one_sign if min(each) > 0 or max(each) < 0 else spread).append((n, min(each), max(each)))
+            print(f"  {m:18s} {len(one_sign)} of {len(one_sign) + len(spread)}: " + ", ".join(
+                f"{n} {lo:+.0%}..{hi:+.0%}" for n, lo, hi in one_sign))
     print("\nordering (scenarios sorted by each metric, real vs emulated):")
     for m in METRICS:
         have = [n for n in pairs if real[n].get(m) is not None and emu[n].get(m) is not None]

@@ -53,6 +53,9 @@ def test_pooled_table_uses_medians_and_counts_swaps_among_decided_pairs(tmp_path
     assert "+48.5%" in out                                   # s1: 150 vs the median of 100, 106, 101
     assert "2 of 3 pairs swapped: s1/s2" in out
     assert "of the 2 pairs the real runs decide: 1 swapped: s1/s3" in out
+    # against each real run alone: every throughput error keeps its sign (s1 +42..+50%); TTFT errors are 0
+    assert "output_throughput  3 of 3: s1 +42%..+50%, s2 +35%..+37%, s3 -31%..-24%" in out
+    assert "median_ttft_ms     0 of 3: " in out
 
 
 def test_steps_groups_token_times_into_engine_steps(tmp_path):
