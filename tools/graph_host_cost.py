@@ -15,6 +15,7 @@ import argparse
 import json
 import statistics
 import time
+from typing import Callable
 
 import torch
 
@@ -28,59 +29,26 @@ def main() -> None:
     args = ap.parse_args()
     x = torch.zeros(4096, device="cuda")
     stream = torch.cuda.Stream()
-
-    def body(n: int) -> None:
-        for _ in range(n):
-            x.add_(1.0)
-
-    with torch.cuda.stream(stream):
-        body(10)   # torch's and the driver's one-time work outside the timings
-    torch.cuda.synchronize()
-    out: dict[str, dict[str, float]] = {}
-    for n in (int(v) for v in args.nodes.split(",")):
-        t: dict[str, list[float]] = {k: [] for k in ("eager", "capture", "instantiate", "first_replay", "replay")}
-        for _ in range(args.reps):
-            torch.cuda.synchronize()
-            a = time.perf_counter(); body(n); t["eager"].append(time.perf_counter() - a)
-            torch.cuda.synchronize()
-            g = torch.cuda.CUDAGraph()
-            ctx = torch.cuda.graph(g, stream=stream)
-            ctx.__enter__()
-            a = time.perf_counter(); body(n); t["capture"].append(time.perf_counter() - a)
-            a = time.perf_counter(); ctx.__exit__(None, None, None); t["instantiate"].append(time.perf_counter() - a)
-            a = time.perf_counter(); g.replay(); t["first_replay"].append(time.perf_counter() - a)
-            torch.cuda.synchronize()
-            a = time.perf_counter(); g.replay(); t["replay"].append(time.perf_counter() - a)
-            torch.cuda.synchronize()
-            del g
-        out[str(n)] = {k: round(statistics.median(v) * 1e6, 1) for k, v in t.items()}
+    out = {n: timed(lambda n=int(n): [x.add_(1.0) for _ in range(n)], args.reps, stream) for n in args.nodes.split(",")}
     if args.model:
-        out["model"] = model_graph(args.model, args.tokens, args.reps, stream)
+        out["model"] = timed(model_forward(args.model, args.tokens), args.reps, stream)
     print(json.dumps({"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0), "us": out}))
 
 
-def model_graph(folder: str, tokens: int, reps: int, stream: torch.cuda.Stream) -> dict[str, float]:
-    import transformers
-
-    config = transformers.AutoConfig.from_pretrained(folder)
-    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).cuda().eval()
-    ids = torch.randint(0, config.vocab_size, (1, tokens), device="cuda")
-
-    def forward() -> None:
-        with torch.no_grad():
-            model(input_ids=ids, use_cache=False, logits_to_keep=1)
-
+def timed(work: Callable[[], object], reps: int, stream: torch.cuda.Stream) -> dict[str, float]:
+    """Host µs (medians of reps) of running work eagerly, capturing it, instantiating the capture,
+    and the graph's first and a later replay."""
     with torch.cuda.stream(stream):
-        forward()
+        work()   # torch's and the driver's one-time work outside the timings
     torch.cuda.synchronize()
     t: dict[str, list[float]] = {k: [] for k in ("eager", "capture", "instantiate", "first_replay", "replay")}
     for _ in range(reps):
-        a = time.perf_counter(); forward(); t["eager"].append(time.perf_counter() - a)
+        a = time.perf_counter(); work(); t["eager"].append(time.perf_counter() - a)
         torch.cuda.synchronize()
         g = torch.cuda.CUDAGraph()
         ctx = torch.cuda.graph(g, stream=stream)
         ctx.__enter__()
-        a = time.perf_counter(); forward(); t["capture"].append(time.perf_counter() - a)
+        a = time.perf_counter(); work(); t["capture"].append(time.perf_counter() - a)
         a = time.perf_counter(); ctx.__exit__(None, None, None); t["instantiate"].append(time.perf_counter() - a)
         a = time.perf_counter(); g.replay(); t["first_replay"].append(time.perf_counter() - a)
         torch.cuda.synchronize()
@@ -88,6 +56,20 @@ def model_graph(folder: str, tokens: int, reps: int, stream: torch.cuda.Stream) 
         torch.cuda.synchronize()
         del g
     return {k: round(statistics.median(v) * 1e6, 1) for k, v in t.items()}
+
+
+def model_forward(folder: str, tokens: int) -> Callable[[], object]:
+    """One forward pass of the model in folder (random weights) over `tokens` tokens."""
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(folder)
+    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).cuda().eval()
+    ids = torch.randint(0, config.vocab_size, (1, tokens), device="cuda")
+
+    def forward() -> object:
+        with torch.no_grad():
+            return model(input_ids=ids, use_cache=False, logits_to_keep=1)
+    return forward
 
 
 if __name__ == "__main__":
