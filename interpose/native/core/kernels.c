@@ -100,6 +100,6 @@ rv_ns rv_launch_kernel(rv_kernel *k, const unsigned grid[3], const unsigned bloc
         op.u.kernel.block[i] = block[i];
     }
     op.u.kernel.shmem = (int64_t)shmem;
-    if (k && k->role == RV_KERNEL_REDUCE) rv_kernel_args_reduction(k, block, args, &op);
+    if (k) rv_kernel_args_reduction(k, block, args, &op);
     return rv_enqueue(s, &op, -1, NULL);
 }

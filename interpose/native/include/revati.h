@@ -259,7 +259,7 @@ int rv_kernel_role(const char *name);
 bool rv_kernel_args_op(const rv_kernel *k, const unsigned block[3], void **args, rv_stream *s, rv_op *op,
                        rv_ns *duration);
 /* For a reduction: the elements it reduces and into how many outputs, from its ReduceOp argument
- * (both 0 if not found). */
+ * (left 0 if not found, or if k is no reduction). */
 void rv_kernel_args_reduction(const rv_kernel *k, const unsigned block[3], void **args, rv_op *op);
 
 void rv_kernel_register(const void *host_fn, const char *name);

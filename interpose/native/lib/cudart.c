@@ -919,10 +919,8 @@ cudaError_t cudaGraphAddKernelNode(cudaGraphNode_t *node, cudaGraph_t g, const c
     op.u.kernel.grid[0] = p->gridDim.x; op.u.kernel.grid[1] = p->gridDim.y; op.u.kernel.grid[2] = p->gridDim.z;
     op.u.kernel.block[0] = p->blockDim.x; op.u.kernel.block[1] = p->blockDim.y; op.u.kernel.block[2] = p->blockDim.z;
     op.u.kernel.shmem = p->sharedMemBytes;
-    if (k && k->role == RV_KERNEL_REDUCE) {
-        const unsigned block[3] = {p->blockDim.x, p->blockDim.y, p->blockDim.z};
-        rv_kernel_args_reduction(k, block, p->kernelParams, &op);
-    }
+    if (k) rv_kernel_args_reduction(k, (const unsigned[3]){p->blockDim.x, p->blockDim.y, p->blockDim.z},
+                                    p->kernelParams, &op);
     return add_node(node, g, deps, n, &op, NULL);
 }
 cudaError_t cudaGraphAddMemcpyNode1D(cudaGraphNode_t *node, cudaGraph_t g, const cudaGraphNode_t *deps, size_t n,
