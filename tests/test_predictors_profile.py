@@ -281,3 +281,29 @@ def test_extend_adds_a_later_sweep_to_the_shipped_kernel_table() -> None:
     assert all(grown[k] == v for k, v in other.items() if k not in ("names", "extended"))
     with pytest.raises(ValueError, match="H200"):
         pack.extend(shipped, dict(raw, meta=dict(raw["meta"], gpu="NVIDIA H200")))
+
+
+def test_extend_replaces_a_remeasured_gemm_even_where_cublas_chose_another_kernel() -> None:
+    """A sweep re-run (another L2 state, say) replaces the shipped rows of the items it measured: the
+    main kernel is a result of the measurement, not part of the item."""
+    from predictors import GemmOp, load
+    from predictors.profile import pack
+    from predictors.profiled import ProfiledPredictor, load_profile
+
+    shipped = load_profile("h100")
+    columns = shipped["gemm"]["columns"]
+    rows = [dict(zip(columns, r)) for r in shipped["gemm"]["rows"]]
+    old = next(r for r in rows if (r["m"], r["n"], r["k"], r["form"], r["source"]) == (1, 8192, 2048, "linear", "grid"))
+    item = {"m": 1, "n": 8192, "k": 2048, "batch": 1, "dtype": "bf16", "form": "linear"}
+    raw = {"format": 1, "meta": dict(shipped["meta"], date="2026-11-22"), "names": ["nvjet_another_kernel"],
+           "runs": [{"l2_flush": {"gemm": "clean"}}],
+           "sections": {"gemm": {"gemm|bf16|linear|1x1x8192x2048": {
+               "item": item, "ns": old["ns"] * 0.75, "reps": [old["ns"] * 0.75] * 3,
+               "kernels": [[0, [128, 1, 1], [384, 1, 1], old["ns"] * 0.75, "kernel", None]]}}}}
+    grown = pack.extend(shipped, raw)
+    assert len(grown["gemm"]["rows"]) == len(shipped["gemm"]["rows"])
+    assert grown["extended"][-1]["l2_flush"] == {"gemm": "clean"}
+    op = GemmOp(m=1, n=8192, k=2048, dtype_a="bf16", dtype_b="bf16", dtype_c="bf16", compute="f32", trans_b=True)
+    before = ProfiledPredictor(load("h100"), shipped, quiet=True).duration_ns(op)
+    after = ProfiledPredictor(load("h100"), grown, quiet=True).duration_ns(op)
+    assert after == pytest.approx(before * 0.75, rel=0.02)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from predictors.profile import grid
-    from predictors.profile.harness import SECTIONS, main as run
+    from predictors.profile.harness import L2_FLUSH, L2_FLUSHES, SECTIONS, main as run
 
     ap = argparse.ArgumentParser(prog="python -m predictors.profile",
                                  description="Measure a profile of this machine's GPU (resumes from DIR/profile.json).")
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-dims", help="the attention section measures only these head dims (comma-separated)")
     ap.add_argument("--attention-heads", help="the attention section measures only these query head counts (comma-separated)")
     ap.add_argument("--gemm-forms", help="the gemm section measures only these forms (linear, matmul, bmm, grouped)")
+    ap.add_argument("--l2-flush", choices=L2_FLUSHES,
+                    help=f"how to empty the L2 cache before each repetition, for every section (default per section: {L2_FLUSH})")
     a = ap.parse_args(argv)
     ops = [o.strip() for o in a.kernel_ops.split(",")] if a.kernel_ops else None
     if ops and (unknown := sorted(set(ops) - set(grid.KERNEL_OPS))):
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     heads = [int(h) for h in a.attention_heads.split(",")] if a.attention_heads else None
     forms = [f.strip() for f in a.gemm_forms.split(",")] if a.gemm_forms else None
     return run(a.out, a.budget_s, [s.strip() for s in a.sections.split(",") if s.strip()], a.reps, a.timer, a.quick,
-               ops, dims, forms, heads)
+               ops, dims, forms, heads, a.l2_flush)
 
 
 if __name__ == "__main__":

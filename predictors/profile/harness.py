@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from predictors.profile import grid, kineto
-from predictors.profile.llama import COMPOSITIONS, Forward, build_model, serve
+from predictors.profile.llama import COMPOSITIONS, Composition, Forward, build_model, serve
 from timekeeper.calibrate import cpu_model   # one reading of the host CPU's name, shared with calibrate
 
 FORMAT = 1
@@ -186,10 +186,24 @@ def make_timer(kind: str, raw: Path | None) -> Timer:
 
 # ---- the run --------------------------------------------------------------------------------------
 
+# How the L2 cache is emptied before each repetition of an item, per section: "clean" reads a buffer
+# of four times the L2's size (the item finds a cold cache of clean lines), "dirty" writes it (the item
+# also pays the write-back of a cache full of dirty lines). Chosen by tools/l2_flush_check.py, which
+# times the GEMMs and attention calls of Llama forward passes alone in each state against the same calls
+# inside the passes (benchmarks/l2_flush_check-2026-11-22-*.txt): GEMMs median -1.9% clean, +12.5% dirty
+# (H100; H200 -2.3 / +8.6%); attention -5.5% clean, +3.2% dirty (H200 -4.7 / +3.0%).
+L2_FLUSHES = ("clean", "dirty")
+L2_FLUSH = {"gemm": "clean", "attention": "dirty", "copy": "dirty"}
+
+
 class Run:
-    def __init__(self, out: Path, budget_s: float, reps: int, timer: str, quick: bool) -> None:
+    def __init__(self, out: Path, budget_s: float, reps: int, timer: str, quick: bool,
+                 l2_flush: str | None = None) -> None:
+        """``l2_flush`` (one of L2_FLUSHES) overrides every section's L2_FLUSH."""
         import torch
 
+        if l2_flush not in (None, *L2_FLUSHES):
+            raise ValueError(f"l2_flush {l2_flush!r}; allowed: {', '.join(L2_FLUSHES)}")
         self.torch = torch
         out.mkdir(parents=True, exist_ok=True)
         self.file = ProfileFile(out / "profile.json")
@@ -200,10 +214,13 @@ class Run:
         self.timer = make_timer(timer, self.raw)
         self.file.data["meta"] = self.file.data["meta"] or meta(type(self.timer).__name__)
         self.file.data["runs"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "budget_s": budget_s,
-                                       "timer": type(self.timer).__name__})
+                                       "timer": type(self.timer).__name__,
+                                       "l2_flush": l2_flush or L2_FLUSH})
         props = torch.cuda.get_device_properties(0)
         l2 = getattr(props, "L2_cache_size", 50 * 2 ** 20) or 50 * 2 ** 20
         self._flush = torch.empty(4 * l2, dtype=torch.uint8, device="cuda")
+        self._flush.fill_(1)
+        self.l2_flush = l2_flush
         self.stopped = False
         self._tensors: dict[tuple[Any, ...], Any] = {}
 
@@ -223,8 +240,11 @@ class Run:
     def left(self) -> float:
         return self.deadline - time.monotonic()
 
-    def flush_l2(self) -> None:
-        self._flush.fill_(1)
+    def flush_l2(self, section: str) -> None:
+        if (self.l2_flush or L2_FLUSH.get(section, "dirty")) == "clean":
+            self._flush.max()
+        else:
+            self._flush.fill_(1)
 
     # One chunk of items, each measured `reps` times after one warm-up run.
     def measure(self, section: str, items: list[tuple[str, dict[str, Any], Callable[[], None]]],
@@ -237,7 +257,7 @@ class Run:
             for i, (key, _, fn) in enumerate(items):
                 for r in range(reps):
                     if flush:
-                        self.flush_l2()
+                        self.flush_l2(section)
                     with self.timer.region(f"rv|{section}|{i}|{r}"):
                         fn()
         regions = self.timer.result()
@@ -572,10 +592,10 @@ def host_section(run: Run) -> None:
     log(f"host: {json.dumps(record)}")
 
 
-def forward_section(run: Run, model_name: str) -> None:
+def forward_section(run: Run, model_name: str, compositions: list[Composition] | None = None) -> None:
     torch = run.torch
     store = run.file.section("forward")
-    comps = [c for c in COMPOSITIONS if c.model == model_name and c.id not in store]
+    comps = [c for c in compositions or COMPOSITIONS if c.model == model_name and c.id not in store]
     if run.quick:
         comps = comps[:2]
     if not comps:
@@ -729,12 +749,13 @@ def limit(items: list[Any], quick: bool, n: int = 24) -> list[Any]:
 
 def main(out: Path, budget_s: float, sections: list[str], reps: int = 5, timer: str = "auto",
          quick: bool = False, kernel_ops: list[str] | None = None, head_dims: list[int] | None = None,
-         gemm_forms: list[str] | None = None, attention_heads: list[int] | None = None) -> int:
+         gemm_forms: list[str] | None = None, attention_heads: list[int] | None = None,
+         l2_flush: str | None = None) -> int:
     t0 = time.monotonic()
-    run = Run(out, budget_s, reps, timer, quick)
+    run = Run(out, budget_s, reps, timer, quick, l2_flush)
     meta_info = run.file.data["meta"]
     log(f"{meta_info.get('gpu')} torch {meta_info.get('torch')} cuda {meta_info.get('cuda')} "
-        f"timer {type(run.timer).__name__}; budget {budget_s:.0f} s; sections {','.join(sections)}")
+        f"timer {type(run.timer).__name__}, L2 flush {l2_flush or L2_FLUSH}; budget {budget_s:.0f} s; sections {','.join(sections)}")
     for section in sections:
         if run.left() < 5:
             run.stopped = True

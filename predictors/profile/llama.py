@@ -21,6 +21,9 @@ MODELS: dict[str, dict[str, int]] = {
     # Llama-3.1-8B shapes
     "8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
                num_key_value_heads=8, vocab_size=128256),
+    # Llama-3.2-1B shapes (tools/l2_flush_check.py)
+    "1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+               num_key_value_heads=8, vocab_size=128256),
     # the small model of examples/generate_batch.py
     "small": dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=4, num_attention_heads=16,
                   num_key_value_heads=4, vocab_size=32000),
