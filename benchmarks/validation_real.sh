@@ -1,7 +1,7 @@
 #!/bin/bash
 # The validation set on a real GPU (run on the device machine, repo root): every run file under
 # studies/runs/validation/, cheapest first, each bounded, continuing past failures. Writes
-# $OUT/real.tar.gz (one folder per run: summary.json, requests.csv, harness.json, run.json, error.txt, log)
+# $OUT/real.tar.gz (one folder per run: summary.json, requests.csv.gz, harness.json, run.json, error.txt, log)
 # and $OUT/real_summaries.json.  Usage: OUT=... BUDGET_S=500 bash benchmarks/validation_real.sh
 # Also records which host it was: real/calibrate.json (python3 -m timekeeper.calibrate, the CPU benchmark
 # that timekeeper/hosts.json holds for the reference hosts) first, and, if at least EAGER_STEP_S (default 45)
@@ -26,7 +26,7 @@ for name in $runs; do
   echo "=== $name (timeout ${t}s) $(date -u +%T)"
   timeout -k 5 $((t + 15)) python3 -m revati_search.cli emulate studies/runs/validation/$name.yaml --out $R/$name --real --no-trace ${KERNELS:+--kernels} --timeout $t > $R/$name.log 2>&1
   echo "rc=$?" >> $R/$name.log; tail -4 $R/$name.log
-  rm -f $R/$name/workload.jsonl
+  rm -f $R/$name/workload.jsonl; gzip -9nf $R/$name/requests.csv 2>/dev/null
 done
 left=$(( BUDGET_S - ($(date +%s) - start) )); EAGER_STEP_S=${EAGER_STEP_S:-45}
 if [ $EAGER_STEP_S -gt 0 ] && [ $left -ge $EAGER_STEP_S ]; then

@@ -16,12 +16,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from revati_search.metrics import open_requests
+
 GAP_S = 0.003
 
 
 def steps(path: Path) -> list[dict[str, float]]:
     events: list[tuple[float, bool]] = []
-    with open(path, newline="") as f:
+    with open_requests(path) as f:
         for row in csv.DictReader(f):
             times = row["token_times_s"].split()
             events += [(float(t), i == 0) for i, t in enumerate(times)]

@@ -13,9 +13,10 @@ duration = the last completion (from the start of the trace).
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import IO, Any, Iterable, Optional
 
 import numpy as np
 
@@ -37,9 +38,19 @@ def write_requests(rows: Iterable[dict[str, Any]], path: Path) -> None:
             w.writerow({k: row.get(k, "") for k in COLUMNS})
 
 
+def open_requests(path: Path) -> IO[str]:
+    """A requests.csv for reading, or its gzipped archive (requests.csv.gz, as benchmarks/ keeps them)."""
+    path = Path(path)
+    if not path.exists() and path.with_name(path.name + ".gz").exists():
+        path = path.with_name(path.name + ".gz")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="")
+    return open(path, newline="")
+
+
 def read_requests(path: Path) -> list[dict[str, Any]]:
     out = []
-    with open(path, newline="") as f:
+    with open_requests(path) as f:
         for row in csv.DictReader(f):
             r: dict[str, Any] = dict(row)
             for k in ("arrival_s", "sent_s", "first_token_s", "last_token_s"):

@@ -49,6 +49,17 @@ def test_from_requests_csv_alone(tmp_path):
     check(m.summarize_file(tmp_path / "requests.csv"))
 
 
+def test_from_an_archived_requests_csv_gz(tmp_path):
+    """benchmarks/ keeps requests.csv gzipped; the same path reads it."""
+    import gzip
+
+    m.write_requests(ROWS, tmp_path / "requests.csv")
+    (tmp_path / "requests.csv.gz").write_bytes(gzip.compress((tmp_path / "requests.csv").read_bytes()))
+    (tmp_path / "requests.csv").unlink()
+    check(m.summarize_file(tmp_path / "requests.csv"))
+    check(m.summarize_file(tmp_path / "requests.csv.gz"))
+
+
 def test_goodput_and_failures():
     slo = {"ttft_ms": 350.0, "tpot_ms": 180.0, "e2el_ms": None}
     s = m.summarize(ROWS, slo)     # r0 passes (100, 150); r1 fails tpot (200); r2 fails ttft (500)
