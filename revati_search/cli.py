@@ -183,7 +183,8 @@ def kernels_cmd(
     top: Annotated[int, typer.Option(min=1, help="How many kernels to list, largest difference first.")] = 20,
 ) -> None:
     """Where the emulation's GPU time differs from the real run's: device time per class (GEMM,
-    attention, other kernels, copies) and per kernel and launch geometry, over the trace's replay."""
+    attention, other kernels, copies), the device's busy and idle time (the host's turns), and per
+    kernel and launch geometry, over the trace's replay."""
     from revati_search import kernels as kn
 
     tables = []

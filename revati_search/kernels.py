@@ -38,19 +38,32 @@ class KernelRow:
         return statistics.median(self.durations) if self.durations else 0.0
 
 
+# Device gaps shorter than this are bridged: back-to-back launches (a graph's kernels, a stream's
+# queue) leave a microsecond or two between kernels on a real GPU; longer gaps are the host's turn.
+BRIDGE_US = 20.0
+
+
 @dataclass
 class KernelTable:
     mode: str                  # "real" | "emulated"
     rows: list[KernelRow]
+    # when the device was busy (any stream), µs from the first device event, gaps < BRIDGE_US bridged;
+    # empty for tables saved before it was recorded
+    busy: list[tuple[float, float]] = field(default_factory=list)
 
     def total_ns(self, cls: str | None = None) -> int:
         return sum(r.total_ns for r in self.rows if cls is None or r.cls == cls)
+
+    def idle_gaps_us(self) -> list[float]:
+        """The device's idle gaps (>= BRIDGE_US) between its first and last event: the host's turns."""
+        return [b[0] - a[1] for a, b in zip(self.busy, self.busy[1:])]
 
     def save(self, out: Path) -> None:
         rows = [{"cls": r.cls, "name": r.name, "grid": list(r.grid), "block": list(r.block), "count": r.count,
                  "total_ns": r.total_ns, "median_ns": r.median_ns} for r in self.rows]
         body = ",\n".join(json.dumps(r) for r in rows)   # a row a line: diffable, greppable
-        (Path(out) / FILE).write_text(f'{{"mode": "{self.mode}", "rows": [\n{body}\n]}}\n')
+        busy = json.dumps([[round(a, 1), round(b, 1)] for a, b in self.busy], separators=(",", ":"))
+        (Path(out) / FILE).write_text(f'{{"mode": "{self.mode}", "busy": {busy}, "rows": [\n{body}\n]}}\n')
 
     @classmethod
     def load(cls, path: Path) -> KernelTable:
@@ -60,7 +73,19 @@ class KernelTable:
         data = json.loads(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_text())
         rows = [KernelRow(r["cls"], r["name"], tuple(r["grid"]), tuple(r["block"]), r["count"], r["total_ns"],
                           [round(r["median_ns"])]) for r in data["rows"]]
-        return cls(data["mode"], rows)
+        return cls(data["mode"], rows, [tuple(x) for x in data.get("busy", [])])
+
+
+def busy_intervals(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(start, end) µs of device events -> their union, gaps < BRIDGE_US bridged, from the first start."""
+    out: list[list[float]] = []
+    for a, b in sorted(spans):
+        if out and a - out[-1][1] < BRIDGE_US:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    t0 = out[0][0] if out else 0.0
+    return [(a - t0, b - t0) for a, b in out]
 
 
 def _classify_real(name: str, cat: str) -> str:
@@ -78,11 +103,14 @@ def _classify_real(name: str, cat: str) -> str:
     return "kernel"
 
 
-def _aggregate(items: Iterable[tuple[str, str, tuple[int, ...], tuple[int, ...], int]], mode: str) -> KernelTable:
+def _aggregate(items: Iterable[tuple[str, str, tuple[int, ...], tuple[int, ...], int, float]], mode: str) -> KernelTable:
+    """(class, name, grid, block, duration ns, start µs) per device event -> the table."""
     from predictors.names import demangle
 
     rows: dict[tuple[Any, ...], KernelRow] = {}
-    for cls, name, grid, block, dur in items:
+    spans = []
+    for cls, name, grid, block, dur, ts in items:
+        spans.append((ts, ts + dur / 1e3))
         if cls != "kernel":
             name, grid, block = "", (), ()   # compared by class: library kernels / copies of any size
         else:
@@ -93,7 +121,7 @@ def _aggregate(items: Iterable[tuple[str, str, tuple[int, ...], tuple[int, ...],
         row.count += 1
         row.total_ns += dur
         row.durations.append(dur)
-    return KernelTable(mode, sorted(rows.values(), key=lambda r: -r.total_ns))
+    return KernelTable(mode, sorted(rows.values(), key=lambda r: -r.total_ns), busy_intervals(spans))
 
 
 def from_kineto(trace: dict[str, Any] | list[dict[str, Any]]) -> KernelTable:
@@ -101,11 +129,11 @@ def from_kineto(trace: dict[str, Any] | list[dict[str, Any]]) -> KernelTable:
     from predictors.profile import kineto
 
     events = kineto.parse(trace).events
-    return _aggregate(((_classify_real(e.name, e.cat), e.name, e.grid or (), e.block or (), e.dur_ns)
+    return _aggregate(((_classify_real(e.name, e.cat), e.name, e.grid or (), e.block or (), e.dur_ns, e.ts)
                        for e in events), "real")
 
 
-def _interposer_events(trace_dir: Path, start_us: float, end_us: float) -> Iterator[tuple[str, str, tuple[int, ...], tuple[int, ...], int]]:
+def _interposer_events(trace_dir: Path, start_us: float, end_us: float) -> Iterator[tuple[str, str, tuple[int, ...], tuple[int, ...], int, float]]:
     from interpose.trace import load_trace
 
     for path in sorted(Path(trace_dir).glob("trace-*.json")):
@@ -126,7 +154,7 @@ def _interposer_events(trace_dir: Path, start_us: float, end_us: float) -> Itera
                 cls = "collective"
             else:
                 cls = "kernel"
-            yield cls, name, tuple(args.get("grid", ())), tuple(args.get("block", ())), round(e["dur"] * 1000)
+            yield cls, name, tuple(args.get("grid", ())), tuple(args.get("block", ())), round(e["dur"] * 1000), e["ts"]
 
 
 def from_interposer(trace_dir: Path, start_s: float, end_s: float) -> KernelTable:
@@ -203,6 +231,16 @@ def report(real: KernelTable, emulated: KernelTable, top: int = 20) -> str:
         lines.append(f"{cls:12s} {rn / 1e6:10.2f} {en / 1e6:12.2f} {err:>8s} {f'{rc}/{ec}':>24s}")
     rn, en = real.total_ns(), emulated.total_ns()
     lines.append(f"{'all':12s} {rn / 1e6:10.2f} {en / 1e6:12.2f} {(en / rn - 1) * 100 if rn else 0:+7.1f}%")
+    if real.busy and emulated.busy:
+        lines += ["", f"device timeline (gaps < {BRIDGE_US:.0f} µs bridged)   real   emulated"]
+        for what, f in (("span, first to last event, ms", lambda t: (t.busy[-1][1] - t.busy[0][0]) / 1e3),
+                        ("busy, ms", lambda t: sum(b - a for a, b in t.busy) / 1e3),
+                        ("idle (the host's turns), ms", lambda t: sum(t.idle_gaps_us()) / 1e3),
+                        ("idle gaps", lambda t: len(t.idle_gaps_us())),
+                        ("median idle gap, µs", lambda t: statistics.median(t.idle_gaps_us() or [0.0]))):
+            r, e = f(real), f(emulated)
+            err = f"{(e / r - 1) * 100:+.1f}%" if r else "-"
+            lines.append(f"  {what:36s} {r:10.1f} {e:10.1f} {err:>8s}")
     lines.append("")
     lines.append(f"largest differences (emulated - real), top {top}:")
     lines.append(f"{'delta ms':>9s} {'real ms':>8s} {'emu ms':>8s} {'n real/emu':>11s} {'µs/launch r/e':>15s}  kernel [grid] [block]")

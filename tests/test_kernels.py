@@ -69,3 +69,22 @@ def test_report_ranks_the_largest_differences_and_the_cli_checks_modes(tmp_path:
     p = subprocess.run([*CLI, "kernels", str(tmp_path / "emu"), str(tmp_path / "real")],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 2 and "expected a real one" in p.stderr
+
+
+def test_the_device_timeline_bridges_back_to_back_kernels_and_shows_the_hosts_turns(tmp_path: Path) -> None:
+    """Busy intervals over all streams: kernels a few µs apart are one busy stretch, a longer gap is
+    the host's turn; the report sets the two runs' idle time side by side."""
+    def at(ts: float, dur: float, tid: int = 7) -> dict:
+        return dict(_kernel(COPY, dur), ts=ts, tid=tid)
+
+    real = kernels.from_kineto({"traceEvents": [at(100, 10), at(112, 8), at(115, 30, tid=9), at(245, 10),
+                                                at(1245, 5)]})
+    assert real.busy == [(0.0, 45.0), (145.0, 155.0), (1145.0, 1150.0)]
+    assert real.idle_gaps_us() == [100.0, 990.0]
+    (tmp_path / "real").mkdir()
+    real.save(tmp_path / "real")
+    assert kernels.KernelTable.load(tmp_path / "real").busy == real.busy
+    emulated = kernels.KernelTable("emulated", real.rows, [(0.0, 45.0), (245.0, 255.0), (1445.0, 1450.0)])
+    text = kernels.report(real, emulated)
+    idle = next(line for line in text.splitlines() if line.strip().startswith("idle (the host's turns)"))
+    assert idle.split()[-3:] == ["1.1", "1.4", "+27.5%"]     # 1090 µs real, 1390 µs emulated
