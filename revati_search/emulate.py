@@ -117,8 +117,8 @@ def run(spec: spec_mod.RunSpec, out: Path, opts: Options = Options()) -> dict[st
         why = err.read_text().strip().split("\n\n")[0] if err.exists() else ""
         if timed_out:
             why = f"the run exceeded its wall-clock limit of {opts.timeout_s:.0f} s (engine hung?)" + (f"; {why}" if why else "")
-        if reason:
-            why = f"the timekeeper failed the run: {reason}" + (f"; {why}" if why else "")
+        if reason:   # the engine's own error, where it left one, is the cause: it leads
+            why = f"{why} (the timekeeper also failed the run: {reason})" if why else f"the timekeeper failed the run: {reason}"
         raise RunError(why or f"the harness exited with status {code}", code if code > 0 else RUN_FAILED)
 
     harness = json.loads((out / "harness.json").read_text())
