@@ -58,7 +58,8 @@ def test_tracing_costs_the_host_no_virtual_time(programs, tmp_path):
     """The host's virtual time is its CPU time, so what the interposer does on the engine's thread
     per launch must be cheap: recording the trace there (formatting JSON, about 1-2 us a launch of
     this loop, more with an engine's long kernel names) once made traced runs slower than untraced
-    ones. 20k launches, three runs each way, alternating (this machine's speed drifts)."""
+    ones. 20k launches, three runs each way, alternating (this machine's speed drifts); each way's
+    fastest run is compared, as noise (another process, the hypervisor) only ever adds CPU time."""
     host = {False: [], True: []}
     for i in range(6):
         traced = bool(i % 2)
@@ -68,7 +69,7 @@ def test_tracing_costs_the_host_no_virtual_time(programs, tmp_path):
         host[traced].append(int(r.checks()["launch_host_ns"]))
     (trace,) = (tmp_path / "1").glob("trace-*.json")   # written at exit, every launch in it
     assert sum(e.get("name", "").startswith("_Z4tick") for e in load_trace(trace)) == 20100
-    untraced, traced = sorted(host[False])[1], sorted(host[True])[1]
+    untraced, traced = min(host[False]), min(host[True])
     assert traced < 1.3 * untraced, host
 
 
