@@ -219,7 +219,6 @@ class Run:
         props = torch.cuda.get_device_properties(0)
         l2 = getattr(props, "L2_cache_size", 50 * 2 ** 20) or 50 * 2 ** 20
         self._flush = torch.empty(4 * l2, dtype=torch.uint8, device="cuda")
-        self._flush.fill_(1)
         self.l2_flush = l2_flush
         self.stopped = False
         self._tensors: dict[tuple[Any, ...], Any] = {}
